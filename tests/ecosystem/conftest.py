@@ -1,0 +1,124 @@
+"""Fixtures for tests that run third-party Singer plugins and Meltano installed from PyPI."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.ecosystem.meltano_project import MeltanoError, MeltanoProject
+from tests.ecosystem.plugin_venvs import PluginInstallError, PluginVenv, ensure_plugin_venv
+
+PG_ENV_PREFIX = "OMNILOAD_TEST_PG_"
+
+
+@pytest.fixture(scope="session")
+def plugin_venv() -> Callable[[str], PluginVenv]:
+    """Return a function that builds (once per pin set) and returns a plugin's virtualenv."""
+
+    def get(name: str) -> PluginVenv:
+        try:
+            return ensure_plugin_venv(name)
+        except PluginInstallError as error:
+            pytest.fail(str(error), pytrace=False)
+
+    return get
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """Connection details of the PostgreSQL server the tests load into."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection:
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=self.database,
+            connect_timeout=5,
+            **kwargs,
+        )
+
+    def target_config(self, schema: str, **overrides: Any) -> dict[str, Any]:
+        """Return a meltanolabs-target-postgres config that loads into ``schema``."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "database": self.database,
+            "default_target_schema": schema,
+            **overrides,
+        }
+
+
+def _unavailable(reason: str) -> None:
+    # CI starts a server in .ci/run, so a missing one there is a failure, not a skip.
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true, so this is an error rather than a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    """Return the server named by the OMNILOAD_TEST_PG_* variables, skipping when unreachable."""
+    names = ("HOST", "PORT", "USER", "PASSWORD", "DATABASE")
+    missing = [PG_ENV_PREFIX + name for name in names if not os.environ.get(PG_ENV_PREFIX + name)]
+    if missing:
+        _unavailable(
+            f"no PostgreSQL server configured: set {', '.join(missing)} "
+            "(.ci/run starts one and sets them)"
+        )
+    server = PostgresServer(
+        host=os.environ[PG_ENV_PREFIX + "HOST"],
+        port=int(os.environ[PG_ENV_PREFIX + "PORT"]),
+        user=os.environ[PG_ENV_PREFIX + "USER"],
+        password=os.environ[PG_ENV_PREFIX + "PASSWORD"],
+        database=os.environ[PG_ENV_PREFIX + "DATABASE"],
+    )
+    try:
+        with server.connect() as connection:
+            connection.execute("SELECT 1")
+    except psycopg.OperationalError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        _unavailable(
+            f"PostgreSQL at {server.host}:{server.port} is not reachable as "
+            f"{server.user}: {first_line}"
+        )
+    return server
+
+
+@pytest.fixture
+def postgres_schema(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Return the name of a fresh schema for one test and drop it afterwards."""
+    test_name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:30]
+    schema = f"t_{test_name}_{uuid.uuid4().hex[:8]}"
+    yield schema
+    with postgres_server.connect(autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def meltano_project(
+    plugin_venv: Callable[[str], PluginVenv], tmp_path_factory: pytest.TempPathFactory
+) -> MeltanoProject:
+    """Return the Meltano project copy with both local plugins installed."""
+    project = MeltanoProject.prepare(plugin_venv("meltano"))
+    try:
+        project.run("install", workdir=tmp_path_factory.mktemp("meltano-install"))
+    except MeltanoError as error:
+        pytest.fail(str(error), pytrace=False)
+    return project

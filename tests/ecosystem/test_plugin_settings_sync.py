@@ -1,0 +1,148 @@
+"""meltano.yml and .env.example agree with what tap-asana and target-duckdb report in --about."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from functools import cache
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.ecosystem.plugin_venvs import REPO_ROOT
+from tests.ecosystem.singer_pipe import OWN_BIN_DIR
+
+pytestmark = pytest.mark.ecosystem
+
+PLUGINS = [("extractors", "tap-asana"), ("loaders", "target-duckdb")]
+
+# Meltano setting kind expected for each JSON Schema type of a setting.
+KIND_BY_JSON_TYPE = {
+    "string": {"string", "options", "date_iso8601", "file"},
+    "integer": {"integer"},
+    "number": {"integer", "string"},
+    "boolean": {"boolean"},
+    "object": {"object"},
+    "array": {"array"},
+}
+
+
+@cache
+def about(plugin: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [str(OWN_BIN_DIR / plugin), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"{plugin} --about failed:\n{result.stderr[-2000:]}"
+    return json.loads(result.stdout)
+
+
+def builtin_setting_names(plugin: str) -> set[str]:
+    """Return the settings singer-sdk adds to every plugin with the same capabilities."""
+    # The console script is "module:PluginClass.cli"; the class is what it is an attribute of.
+    (entry_point,) = entry_points(group="console_scripts", name=plugin)
+    class_name = entry_point.attr.split(".")[0]
+    plugin_class = getattr(import_module(entry_point.module), class_name)
+    schema: dict[str, Any] = {"type": "object", "properties": {}}
+    plugin_class.append_builtin_config(schema)
+    return set(schema["properties"])
+
+
+def meltano_plugin(plugin_type: str, name: str) -> dict[str, Any]:
+    project = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
+    (plugin,) = [entry for entry in project["plugins"][plugin_type] if entry["name"] == name]
+    return plugin
+
+
+def json_types(schema: dict[str, Any]) -> set[str]:
+    declared = schema.get("type", [])
+    types = {declared} if isinstance(declared, str) else set(declared)
+    for option in schema.get("anyOf", []) + schema.get("oneOf", []):
+        types |= json_types(option)
+    return types - {"null"}
+
+
+def env_example_names() -> list[str]:
+    names = []
+    for line in (REPO_ROOT / ".env.example").read_text().splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            names.append(stripped.split("=", 1)[0])
+    return names
+
+
+def env_prefix(plugin: str) -> str:
+    return plugin.upper().replace("-", "_") + "_"
+
+
+@pytest.mark.parametrize(("plugin_type", "name"), PLUGINS)
+def test_meltano_settings_match_about(plugin_type: str, name: str) -> None:
+    reported = about(name)["settings"]["properties"]
+    declared = {setting["name"]: setting for setting in meltano_plugin(plugin_type, name)["settings"]}
+
+    assert sorted(declared) == sorted(reported)
+    for setting_name, schema in reported.items():
+        setting = declared[setting_name]
+        kind = setting.get("kind", "string")
+        for json_type in json_types(schema):
+            assert kind in KIND_BY_JSON_TYPE[json_type], (setting_name, kind, json_type)
+        is_secret = bool(schema.get("secret") or schema.get("writeOnly"))
+        assert bool(setting.get("sensitive")) == is_secret, setting_name
+        if "enum" in schema:
+            assert kind == "options", setting_name
+            option_values = [option["value"] for option in setting["options"]]
+            assert sorted(option_values) == sorted(value for value in schema["enum"] if value)
+        if "default" in schema and schema["default"] is not None:
+            assert setting.get("value") == schema["default"], setting_name
+
+
+@pytest.mark.parametrize(("plugin_type", "name"), PLUGINS)
+def test_meltano_capabilities_match_about(plugin_type: str, name: str) -> None:
+    declared = meltano_plugin(plugin_type, name)["capabilities"]
+
+    assert sorted(declared) == sorted(about(name)["capabilities"])
+
+
+@pytest.mark.parametrize(("plugin_type", "name"), PLUGINS)
+def test_meltano_requires_what_about_requires(plugin_type: str, name: str) -> None:
+    required = set(about(name)["settings"].get("required", []))
+    groups = meltano_plugin(plugin_type, name).get("settings_group_validation", [[]])
+
+    assert {frozenset(group) for group in groups} == {frozenset(required)}
+
+
+def test_access_token_is_sensitive_in_meltano() -> None:
+    declared = {s["name"]: s for s in meltano_plugin("extractors", "tap-asana")["settings"]}
+
+    assert declared["access_token"]["sensitive"] is True
+    assert about("tap-asana")["settings"]["properties"]["access_token"].get("secret") is True
+
+
+@pytest.mark.parametrize("name", [name for _, name in PLUGINS])
+def test_env_example_lists_plugin_settings(name: str) -> None:
+    reported = about(name)["settings"]["properties"]
+    prefix = env_prefix(name)
+    listed = {key[len(prefix) :].lower() for key in env_example_names() if key.startswith(prefix)}
+    own = set(reported) - builtin_setting_names(name)
+
+    assert own, f"{name} --about reports no settings of its own"
+    assert sorted(own - listed) == [], "settings missing from .env.example"
+    assert sorted(listed - set(reported)) == [], ".env.example names unknown settings"
+
+
+def test_env_example_names_only_known_plugins() -> None:
+    prefixes = tuple(env_prefix(name) for _, name in PLUGINS)
+
+    assert [key for key in env_example_names() if not key.startswith(prefixes)] == []
+
+
+def test_env_example_leaves_token_empty() -> None:
+    lines = (REPO_ROOT / ".env.example").read_text().splitlines()
+
+    assert "TAP_ASANA_ACCESS_TOKEN=" in lines
