@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -51,13 +51,15 @@ class Contender:
     ``pipeline`` is one or more commands whose standard output feeds the next one's input.
     ``prepare`` runs before every round, untimed (for example to delete the DuckDB file), and
     ``collect`` runs after it, untimed, and returns extra figures such as rows in the table.
+    ``pipeline`` and ``env`` are called after ``prepare``, so they may use what it set up (a
+    server's new port, a fresh config file).
     """
 
     name: str
     pipeline: Callable[[], list[list[str]]]
     stdin_path: Path | None = None
     stdout_path: Path | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    env: Callable[[], dict[str, str]] = dict
     prepare: Callable[[], None] = lambda: None
     collect: Callable[[Measurement], dict] = lambda m: {}
     redact: Sequence[str] = ()
@@ -193,11 +195,13 @@ def compare(
         raise ValueError(f"rounds must be at least 1, got {rounds}")
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     runs: list[dict] = []
+    displays: dict[str, str] = {}
     for round_number in range(1, rounds + 1):
         for contender in contenders:
             contender.prepare()
+            displays[contender.name] = contender.display_pipeline()
             measurement = run_pipeline(
-                contender.pipeline(), contender.stdin_path, contender.stdout_path, contender.env
+                contender.pipeline(), contender.stdin_path, contender.stdout_path, contender.env()
             )
             if any(code != 0 for code in measurement.returncodes):
                 log(measurement.stderr_tail)
@@ -238,7 +242,7 @@ def compare(
         "params": params or {},
         "rounds": rounds,
         "baseline": baseline,
-        "contenders": {c.name: c.display_pipeline() for c in contenders},
+        "contenders": displays,
         "metrics": metrics,
         "higher_is_better": list(higher_is_better),
         "medians": medians,
