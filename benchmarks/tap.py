@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -82,8 +83,6 @@ def run(
     command: str = "",
 ) -> dict:
     """Run the extraction comparison, save its result and return the payload."""
-    import os
-
     work.mkdir(parents=True, exist_ok=True)
     if anchor_command is None:
         anchor_bin = anchors.ensure("tap-asana")
