@@ -1,0 +1,149 @@
+"""The `omniload` command line: `omniload ingest` loads one Asana table into DuckDB."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import click
+from click.core import ParameterSource
+
+from omniload import ingest
+from omniload.console import Console
+from omniload.errors import CancelledError, ExitCode, OmniloadError
+
+EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {code.value:>3}  {code.name}" for code in ExitCode
+)
+
+_console = Console()
+
+
+class OmniloadGroup(click.Group):
+    """A click group that ends every failure with one line on stderr and a named exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        global _console
+        _console = Console()
+        _console.redact.add_secret(_environ_token())
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except OmniloadError as error:
+            if _console.debug:
+                _print_traceback()
+            _console.error(error.message)
+            sys.exit(int(error.exit_code))
+        except click.exceptions.NoArgsIsHelpError as error:
+            click.echo(error.ctx.get_help() if error.ctx else str(error), err=True)
+            sys.exit(int(ExitCode.USAGE_ERROR))
+        except click.UsageError as error:
+            command = error.ctx.command_path if error.ctx else "omniload"
+            _console.error(f"{error.format_message()} Run '{command} --help' for the options.")
+            sys.exit(int(ExitCode.USAGE_ERROR))
+        except click.ClickException as error:
+            _console.error(error.format_message())
+            sys.exit(int(ExitCode.USAGE_ERROR))
+        except click.Abort:
+            _console.error("Interrupted: tap-asana and target-duckdb were stopped; data and "
+                           "state committed before the interrupt are kept.")
+            sys.exit(int(ExitCode.INTERRUPTED))
+        except Exception as error:  # noqa: BLE001 - the last resort of a command-line tool
+            if _console.debug:
+                _print_traceback()
+            else:
+                _console.error(
+                    f"Internal error: {type(error).__name__}: {error} (run with --debug for the "
+                    "traceback)"
+                )
+            sys.exit(int(ExitCode.INTERNAL_ERROR))
+        sys.exit(int(result or 0))
+
+
+def _environ_token() -> str | None:
+    return os.environ.get(ingest.TOKEN_VARIABLE)
+
+
+def _print_traceback() -> None:
+    click.echo(_console.redact(traceback.format_exc()), err=True, nl=False)
+
+
+@click.group(cls=OmniloadGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="omniload")
+def main() -> None:
+    """Load an Asana workspace into a DuckDB file, fully or incrementally."""
+
+
+@main.command("ingest", epilog=EXIT_CODES_HELP)
+@click.option("--source-uri", envvar="OMNILOAD_SOURCE_URI", metavar="URI",
+              help="asana://WORKSPACE_GID?access_token=TOKEN[&api_url=URL]. The token may come "
+                   "from ASANA_ACCESS_TOKEN instead.")
+@click.option("--source-table", envvar="OMNILOAD_SOURCE_TABLE", metavar="TABLE",
+              help="One of workspaces, users, teams, projects, sections, tags, tasks, stories.")
+@click.option("--dest-uri", envvar="OMNILOAD_DEST_URI", metavar="URI",
+              help="duckdb:///relative/path.db or duckdb:////absolute/path.db; the folder must "
+                   "exist.")
+@click.option("--dest-table", envvar="OMNILOAD_DEST_TABLE", metavar="SCHEMA.TABLE",
+              help="Destination table, such as public.tasks.")
+@click.option("--incremental-strategy", envvar="OMNILOAD_INCREMENTAL_STRATEGY",
+              metavar="[replace|merge|append]",
+              help="How rows reach the table. Default: merge for tasks, replace for the others. "
+                   "merge on stories fetches stories of tasks changed since the last run only.")
+@click.option("--full-refresh", envvar="OMNILOAD_FULL_REFRESH", is_flag=True, default=False,
+              help="Ignore the stored state and replace the table with a full extraction.")
+@click.option("--interval-start", envvar="OMNILOAD_INTERVAL_START", metavar="TIME",
+              help="Tasks only: lowest modified_at to extract (ISO 8601, UTC if no offset).")
+@click.option("--interval-end", envvar="OMNILOAD_INTERVAL_END", metavar="TIME",
+              help="Tasks only: highest modified_at to load (ISO 8601, UTC if no offset).")
+@click.option("--progress", envvar="OMNILOAD_PROGRESS", metavar="[interactive|log]",
+              help="Progress display on stderr. Default: interactive on a terminal, else log.")
+@click.option("--yes", "-y", envvar="OMNILOAD_YES", is_flag=True, default=False,
+              help="Do not ask for confirmation on a terminal.")
+@click.option("--debug", envvar="OMNILOAD_DEBUG", is_flag=True, default=False,
+              help="Show the output of tap-asana and target-duckdb, and tracebacks.")
+@click.pass_context
+def ingest_command(ctx: click.Context, yes: bool, debug: bool, **values: Any) -> None:
+    """Load one Asana table into a DuckDB table.
+
+    \b
+    Example:
+      export ASANA_ACCESS_TOKEN=...
+      omniload ingest --source-uri asana://1234567890 --source-table tasks \\
+        --dest-uri duckdb:///work.db --dest-table public.tasks
+
+    A second run of the same command loads only the tasks changed since the first; the state
+    lives in the DuckDB file, in the _omniload schema.
+    """
+    _console.debug = debug
+    origins = {
+        name: f"OMNILOAD_{name.upper()}"
+        for name in values
+        if ctx.get_parameter_source(name) is ParameterSource.ENVIRONMENT
+    }
+    options = ingest.IngestOptions(origins=origins, **values)
+    # The token is masked before validation, so no error can echo it.
+    _console.redact.add_secret(_token_of(options.source_uri))
+    request = ingest.validate(options)
+    _console.redact.add_secret(request.access_token)
+
+    def confirm() -> None:
+        if yes or not sys.stdin.isatty():
+            return
+        if not click.confirm("Proceed?", default=True, err=True):
+            raise CancelledError("Cancelled: nothing was loaded.")
+
+    ingest.run(request, _console, confirm)
+
+
+def _token_of(source_uri: str | None) -> str | None:
+    if not source_uri:
+        return None
+    try:
+        query = urlsplit(source_uri).query
+    except ValueError:
+        return None
+    tokens = [value for name, value in parse_qsl(query) if name == "access_token"]
+    return tokens[0] if tokens else None

@@ -1,0 +1,245 @@
+"""Running tap-asana into target-duckdb as two piped child processes.
+
+omniload copies the tap's stdout into the target's stdin itself instead of joining them with an
+OS pipe: it counts records per stream for progress, and when the tap fails it kills the target
+before closing the target's input, because a Singer target treats end of input as a complete
+run and would otherwise commit a partial replace.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from omniload.errors import ExtractError, LoadError, SetupError
+
+_RECORD = re.compile(rb'^\{\s*"type"\s*:\s*"RECORD"\s*,\s*"stream"\s*:\s*"([^"]+)"')
+_ERROR_WORDS = re.compile(r"error|exception|critical|fatal|failed|traceback", re.IGNORECASE)
+_LOG_PREFIX = re.compile(
+    r"^\d{4}-\d\d-\d\d[ T][\d:,.]+\s*(?:\|\s*)?(?:[A-Z]+\s*(?:\|\s*)?)?(?:[\w.-]+\s*\|\s*)?"
+)
+_STDERR_LINES_KEPT = 200
+_PR_SET_PDEATHSIG = 1
+
+
+def find_executable(name: str) -> str:
+    """Return the path of `name` next to this Python interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise SetupError(
+        f"{name} is not installed next to {sys.executable} nor on PATH: install it from this "
+        f"repository with pip install ./{name}."
+    )
+
+
+def write_private_json(path: Path, data: Any) -> None:
+    """Write `data` as JSON to a new file readable only by this user (mode 0600)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this child when omniload dies, so no orphan keeps loading."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    # A new session keeps a terminal's Ctrl-C away from the children, so omniload decides the
+    # order in which they stop (target first).
+    preexec = _die_with_parent if sys.platform == "linux" else None
+    return subprocess.Popen(  # noqa: S603
+        argv, start_new_session=True, preexec_fn=preexec, **kwargs
+    )
+
+
+def summarize_error(lines: list[str]) -> str:
+    """Return the line of a child's stderr that best says why it failed, without log prefixes."""
+    candidates = [line.strip() for line in lines if line.strip()]
+    candidates = [line for line in candidates if not line.startswith(("File ", "^", "~"))]
+    if not candidates:
+        return "no error message"
+    for line in reversed(candidates):
+        if _ERROR_WORDS.search(line) and not line.startswith("Traceback"):
+            return _LOG_PREFIX.sub("", line).strip() or line
+    return _LOG_PREFIX.sub("", candidates[-1]).strip() or candidates[-1]
+
+
+class _StderrReader(threading.Thread):
+    """Keep the last lines of a child's stderr, and echo them live when asked."""
+
+    def __init__(self, stream: IO[bytes], echo: Callable[[str], None] | None) -> None:
+        super().__init__(daemon=True)
+        self._stream = stream
+        self._echo = echo
+        self.lines: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES_KEPT)
+
+    def run(self) -> None:
+        for raw in self._stream:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.lines.append(line)
+            if self._echo is not None:
+                self._echo(line)
+
+
+def run_discovery(tap: str, config: Path, echo: Callable[[str], None] | None) -> dict[str, Any]:
+    """Run ``tap --discover`` and return its catalog."""
+    process = _spawn(
+        [tap, "--config", str(config), "--discover"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    reader = _StderrReader(process.stderr, echo)
+    reader.start()
+    try:
+        output, _ = process.communicate()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    reader.join()
+    if process.returncode != 0:
+        raise ExtractError(
+            f"tap-asana --discover failed (exit {process.returncode}): "
+            f"{summarize_error(list(reader.lines))}"
+        )
+    try:
+        catalog: dict[str, Any] = json.loads(output)
+    except ValueError as error:
+        raise ExtractError(f"tap-asana --discover printed no valid catalog: {error}") from error
+    return catalog
+
+
+class StreamCounter:
+    """Records per stream that the tap has sent, read by the progress display."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.first_seen: dict[str, float] = {}
+
+
+class Pipeline:
+    """One run of the tap into the target."""
+
+    def __init__(
+        self,
+        tap_argv: list[str],
+        target_argv: list[str],
+        echo_stderr: Callable[[str], None] | None,
+    ) -> None:
+        self.tap_argv = tap_argv
+        self.target_argv = target_argv
+        self.echo_stderr = echo_stderr
+        self.counter = StreamCounter()
+        self.target_input_broken = False
+        self.tap_returncode: int | None = None
+        self._tap: subprocess.Popen[bytes] | None = None
+        self._target: subprocess.Popen[bytes] | None = None
+
+    def _copy_tap_output(self) -> None:
+        """Forward the tap's messages to the target, counting RECORD messages per stream."""
+        tap, target = self._tap, self._target
+        assert tap is not None and tap.stdout is not None
+        assert target is not None and target.stdin is not None
+        counts, first_seen = self.counter.counts, self.counter.first_seen
+        for line in tap.stdout:
+            match = _RECORD.match(line)
+            if match:
+                stream = match.group(1).decode("utf-8", "replace")
+                if stream not in first_seen:
+                    first_seen[stream] = time.monotonic()
+                counts[stream] += 1
+            try:
+                target.stdin.write(line)
+            except (BrokenPipeError, ValueError):
+                self.target_input_broken = True
+                tap.kill()
+                break
+        self.tap_returncode = tap.wait()
+        if self.tap_returncode != 0:
+            # The target must not see end of input after a failed extraction (see module doc).
+            target.kill()
+            target.wait()
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            target.stdin.close()
+
+    def run(self, on_tick: Callable[[StreamCounter], None], tick_seconds: float) -> None:
+        """Run both processes to completion; raise ExtractError or LoadError if one fails."""
+        self._target = _spawn(
+            self.target_argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self._tap = _spawn(
+            self.tap_argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self._tap.stderr is not None and self._target.stderr is not None
+        tap_reader = _StderrReader(self._tap.stderr, self._prefixed("tap-asana"))
+        target_reader = _StderrReader(self._target.stderr, self._prefixed("target-duckdb"))
+        copier = threading.Thread(target=self._copy_tap_output, daemon=True)
+        for thread in (tap_reader, target_reader, copier):
+            thread.start()
+        try:
+            while copier.is_alive():
+                copier.join(tick_seconds)
+                on_tick(self.counter)
+            target_returncode = self._target.wait()
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            tap_reader.join(5)
+            target_reader.join(5)
+
+        tap_returncode = self.tap_returncode
+        if self.target_input_broken or (target_returncode != 0 and tap_returncode == 0):
+            raise LoadError(
+                f"target-duckdb failed (exit {target_returncode}): "
+                f"{summarize_error(list(target_reader.lines))}"
+            )
+        if tap_returncode != 0:
+            raise ExtractError(
+                f"tap-asana failed (exit {tap_returncode}): "
+                f"{summarize_error(list(tap_reader.lines))}"
+            )
+
+    def stop(self) -> None:
+        """Kill the target first, so it commits nothing more, then the tap."""
+        for process in (self._target, self._tap):
+            if process is not None and process.poll() is None:
+                process.kill()
+        for process in (self._target, self._tap):
+            if process is not None:
+                process.wait()
+
+    def _prefixed(self, name: str) -> Callable[[str], None] | None:
+        echo = self.echo_stderr
+        if echo is None:
+            return None
+        return lambda line: echo(f"{name}: {line}")

@@ -1,0 +1,77 @@
+"""Incremental state kept in the destination DuckDB file, in omniload's own schema.
+
+target-duckdb writes each STATE message to ``STATE_TABLE`` under ``state_key`` in the same
+transaction as the rows it covers; omniload reads it back here, read-only, before a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import duckdb
+
+from omniload.errors import DestinationError
+from omniload.uris import RESERVED_SCHEMA, DestinationTable
+
+STATE_TABLE = f"{RESERVED_SCHEMA}.state"
+
+
+def state_key(workspace: str, source_table: str, destination: DestinationTable) -> str:
+    """Return the key of the state for one (workspace, source table, destination table).
+
+    Workspace gids contain no ':' (the URI parser rejects it), and DuckDB identifiers are
+    case-insensitive, so the destination is lowercased.
+    """
+    return f"asana:{workspace}:{source_table}:{str(destination).lower()}"
+
+
+def open_read_only(path: str) -> duckdb.DuckDBPyConnection:
+    """Open `path` read-only, turning DuckDB's errors into one-line DestinationErrors."""
+    try:
+        return duckdb.connect(path, read_only=True)
+    except duckdb.IOException as error:
+        message = str(error).splitlines()[0]
+        if "lock" in message.lower():
+            raise DestinationError(
+                f"DuckDB file {path} is locked by another process: wait for it to finish, "
+                "then run omniload again."
+            ) from error
+        raise DestinationError(f"Cannot open {path} as a DuckDB database: {message}") from error
+    except duckdb.Error as error:
+        message = str(error).splitlines()[0]
+        raise DestinationError(f"Cannot open {path} as a DuckDB database: {message}") from error
+
+
+def read_state(path: str, key: str) -> dict[str, Any] | None:
+    """Return the stored state for `key`, or None when the file, table or key does not exist.
+
+    Opening read-only also checks, before any network request, that the file is a DuckDB
+    database and that no other process holds its write lock.
+    """
+    if not os.path.exists(path):
+        return None
+    connection = open_read_only(path)
+    try:
+        schema, table = STATE_TABLE.split(".")
+        found = connection.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()
+        if not found or not found[0]:
+            return None
+        row = connection.execute(
+            f'SELECT state FROM "{schema}"."{table}" WHERE state_key = ?',  # noqa: S608
+            [key],
+        ).fetchone()
+    except duckdb.Error as error:
+        message = str(error).splitlines()[0]
+        raise DestinationError(f"Cannot read the state in {path}: {message}") from error
+    finally:
+        connection.close()
+    if row is None or row[0] is None:
+        return None
+    value = row[0]
+    return json.loads(value) if isinstance(value, str) else dict(value)
