@@ -67,6 +67,7 @@ class Contender:
 
     def display_pipeline(self) -> str:
         text = " | ".join(shlex.join(cmd) for cmd in self.pipeline())
+        text = text.replace(f"{REPO}/", "")
         for secret in self.redact:
             if secret:
                 text = text.replace(secret, "***")
