@@ -10,11 +10,14 @@ without a reinstall. Each run gets its own system database, so no state leaks be
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from tests.ecosystem.plugin_venvs import CACHE_DIR, PLUGIN_REQUIREMENTS, REPO_ROOT, PluginVenv
 
@@ -26,8 +29,9 @@ OUTPUT_TAIL_CHARS = 6000
 ISOLATED_ENV_PREFIXES = ("MELTANO_", "TAP_ASANA_", "TARGET_DUCKDB_")
 
 
-def project_key() -> str:
+def project_key(extra_loaders: list[dict[str, Any]]) -> str:
     digest = hashlib.sha256()
+    digest.update(json.dumps(extra_loaders, sort_keys=True).encode())
     digest.update("\n".join(PLUGIN_REQUIREMENTS["meltano"]).encode())
     for folder in LOCAL_PLUGIN_FOLDERS:
         digest.update((REPO_ROOT / folder / "pyproject.toml").read_bytes())
@@ -46,11 +50,20 @@ class MeltanoProject:
     meltano: PluginVenv
 
     @classmethod
-    def prepare(cls, meltano: PluginVenv, cache_dir: Path = CACHE_DIR) -> MeltanoProject:
-        root = cache_dir / f"meltano-project-{project_key()}"
+    def prepare(
+        cls,
+        meltano: PluginVenv,
+        extra_loaders: list[dict[str, Any]] | None = None,
+        cache_dir: Path = CACHE_DIR,
+    ) -> MeltanoProject:
+        """Copy meltano.yml into the cached project folder, adding ``extra_loaders`` to it."""
+        extra_loaders = extra_loaders or []
+        root = cache_dir / f"meltano-project-{project_key(extra_loaders)}"
         root.mkdir(parents=True, exist_ok=True)
         # The copy of meltano.yml is refreshed on every session so tests see the current file.
-        shutil.copyfile(REPO_ROOT / "meltano.yml", root / "meltano.yml")
+        project = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
+        project["plugins"]["loaders"].extend(extra_loaders)
+        (root / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
         for folder in LOCAL_PLUGIN_FOLDERS:
             link = root / folder
             if not link.is_symlink():

@@ -1,0 +1,126 @@
+"""Meltano (from PyPI) runs the repository's meltano.yml: both plugins, a pipeline and a stream map."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tests.ecosystem.ground_truth import STREAMS
+from tests.ecosystem.meltano_project import MeltanoProject
+
+pytestmark = pytest.mark.ecosystem
+
+SCHEMA = "asana"  # default_target_schema of target-duckdb in meltano.yml
+
+
+def pipeline_env(server: Any, db_path: Path) -> dict[str, str]:
+    return {
+        "TAP_ASANA_ACCESS_TOKEN": server.token,
+        "TAP_ASANA_API_URL": server.base_url,
+        "TARGET_DUCKDB_PATH": str(db_path),
+    }
+
+
+def table_counts(db_path: Path) -> dict[str, tuple[int, int]]:
+    """Return (rows, distinct gids) per stream table."""
+    counts = {}
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        for stream in STREAMS:
+            counts[stream] = connection.execute(
+                f"SELECT count(*), count(DISTINCT gid) FROM {SCHEMA}.{stream}"
+            ).fetchone()
+    return counts
+
+
+def column_names(db_path: Path, table: str) -> set[str]:
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        rows = connection.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [SCHEMA, table],
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+@pytest.mark.parametrize("plugin", ["tap-asana", "target-duckdb"])
+def test_meltano_invoke_about(meltano_project: MeltanoProject, tmp_path: Path, plugin: str) -> None:
+    result = meltano_project.run("invoke", plugin, "--about", "--format=json", workdir=tmp_path)
+    about = json.loads(result.stdout)
+
+    assert about["name"] == plugin
+    assert about["settings"]["properties"]
+
+
+def test_meltano_config_redacts_token(
+    meltano_project: MeltanoProject, tmp_path: Path, asana_server: Any
+) -> None:
+    env = pipeline_env(asana_server, tmp_path / "unused.duckdb")
+
+    result = meltano_project.run("config", "print", "tap-asana", workdir=tmp_path, env=env)
+    config = json.loads(result.stdout)
+
+    assert asana_server.token not in result.stdout + result.stderr
+    assert config["api_url"] == asana_server.base_url
+    assert config["access_token"] != asana_server.token
+
+
+def test_meltano_run_loads_duckdb(
+    meltano_project: MeltanoProject, tmp_path: Path, asana_server: Any
+) -> None:
+    db_path = tmp_path / "out" / "asana.duckdb"
+
+    result = meltano_project.run(
+        "run", "tap-asana", "target-duckdb", workdir=tmp_path, env=pipeline_env(asana_server, db_path)
+    )
+    truth = asana_server.admin.snapshot()
+    counts = table_counts(db_path)
+
+    for stream in STREAMS:
+        assert counts[stream] == (len(truth[stream]), len(truth[stream])), stream
+    assert asana_server.token not in result.stdout + result.stderr
+
+
+def test_meltano_second_run_updates_tasks(
+    meltano_project: MeltanoProject, tmp_path: Path, asana_server: Any
+) -> None:
+    db_path = tmp_path / "asana.duckdb"
+    env = pipeline_env(asana_server, db_path)
+    meltano_project.run("run", "tap-asana", "target-duckdb", workdir=tmp_path, env=env)
+
+    touched = asana_server.admin.touch_tasks(3)
+    meltano_project.run("run", "tap-asana", "target-duckdb", workdir=tmp_path, env=env)
+    truth = {task["gid"]: task for task in asana_server.admin.snapshot()["tasks"]}
+
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        names = dict(connection.execute(f"SELECT gid, name FROM {SCHEMA}.tasks").fetchall())
+        rows = connection.execute(f"SELECT count(*) FROM {SCHEMA}.tasks").fetchone()[0]
+    assert rows == len(truth)
+    for gid in touched:
+        assert names[gid] == truth[gid]["name"]
+
+
+def test_meltano_stream_map_drops_notes(
+    meltano_project: MeltanoProject, tmp_path: Path, asana_server: Any
+) -> None:
+    db_path = tmp_path / "asana.duckdb"
+
+    meltano_project.run(
+        "--environment=without-notes",
+        "run",
+        "tap-asana",
+        "target-duckdb",
+        workdir=tmp_path,
+        env=pipeline_env(asana_server, db_path),
+    )
+    task_columns = column_names(db_path, "tasks")
+    counts = table_counts(db_path)
+
+    assert "notes" not in task_columns
+    assert {"gid", "name", "modified_at"} <= task_columns
+    assert counts["tasks"][0] == len(asana_server.admin.snapshot()["tasks"])
+    # The map names only tasks, so another stream with a notes field keeps it.
+    assert "notes" in column_names(db_path, "projects")
