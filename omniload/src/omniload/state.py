@@ -44,15 +44,19 @@ def open_read_only(path: str) -> duckdb.DuckDBPyConnection:
         raise DestinationError(f"Cannot open {path} as a DuckDB database: {message}") from error
 
 
-def read_state(path: str, key: str) -> dict[str, Any] | None:
+def read_state(path: str, key: str | None) -> dict[str, Any] | None:
     """Return the stored state for `key`, or None when the file, table or key does not exist.
 
     Opening read-only also checks, before any network request, that the file is a DuckDB
-    database and that no other process holds its write lock.
+    database and that no other process holds its write lock; with `key` None only this check
+    runs.
     """
     if not os.path.exists(path):
         return None
     connection = open_read_only(path)
+    if key is None:
+        connection.close()
+        return None
     try:
         schema, table = STATE_TABLE.split(".")
         found = connection.execute(
