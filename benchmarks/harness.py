@@ -227,7 +227,7 @@ def compare(
         if contender.name == baseline:
             continue
         ratios[contender.name] = {}
-        for metric in [*higher_is_better, *ratio_metrics]:
+        for metric in [m for m in (*higher_is_better, *ratio_metrics) if m in metrics]:
             ours, theirs = medians[contender.name][metric], base[metric]
             if not ours or not theirs:
                 ratios[contender.name][metric] = None
