@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from typing import Any
@@ -30,6 +31,7 @@ class OmniloadGroup(click.Group):
         _console = Console()
         _console.redact.add_secret(_environ_token())
         kwargs["standalone_mode"] = False
+        previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
             result = super().main(*args, **kwargs)
         except OmniloadError as error:
@@ -60,7 +62,14 @@ class OmniloadGroup(click.Group):
                     "traceback)"
                 )
             sys.exit(int(ExitCode.INTERNAL_ERROR))
+        finally:
+            signal.signal(signal.SIGTERM, previous_handler)
         sys.exit(int(result or 0))
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    """Treat SIGTERM like Ctrl-C, so the children are stopped target first."""
+    raise KeyboardInterrupt
 
 
 def _environ_token() -> str | None:
