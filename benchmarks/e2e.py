@@ -27,7 +27,7 @@ import duckdb
 
 from benchmarks import anchors
 from benchmarks.harness import RESULTS_DIR, WORK_DIR, BenchmarkError, Contender, compare, save
-from benchmarks.local_server import BenchServer, rate_limit_floor_s
+from benchmarks.local_server import BenchServer, rate_limit_floor_s, server_projects_for
 
 LAUNCHERS = Path(__file__).resolve().parent / "launchers"
 OURS_CLI = [str(Path(sys.executable).with_name("omniload"))]
@@ -116,7 +116,7 @@ def run_load(
     """Compare one full load of ``table`` by both tools; save and return the payload."""
     work = work / table
     work.mkdir(parents=True, exist_ok=True)
-    knobs = {"projects": projects, "tasks_per_project": tasks_per_project,
+    knobs = {"projects": server_projects_for(projects), "tasks_per_project": tasks_per_project,
              "latency_ms": latency_ms, "rpm": rpm}
     with BenchServer(knobs) as server:
         sides = Sides(server, work, table, _anchor_command(anchor_command))
@@ -140,7 +140,8 @@ def run_load(
             contender("ingestr 0.14.155", "ingestr", sides.anchor, sides.anchor_env),
             contender("omniload", "ours", sides.ours, sides.ours_env),
         ]
-        params = {**knobs, "tasks": projects * tasks_per_project, "table": table}
+        params = {**knobs, "workspace_projects": projects,
+                  "tasks": projects * tasks_per_project, "table": table}
         result = compare(f"e2e-{table}", contenders, rounds, METRICS,
                          baseline="ingestr 0.14.155", params=params, command=command)
     save(result.payload, f"e2e-{table}-{projects * tasks_per_project}", results_dir)
@@ -162,7 +163,7 @@ def run_incremental(
     """Compare a second tasks run after ``changed`` of the tasks changed; save the payload."""
     work = work / "incremental"
     work.mkdir(parents=True, exist_ok=True)
-    knobs = {"projects": projects, "tasks_per_project": tasks_per_project,
+    knobs = {"projects": server_projects_for(projects), "tasks_per_project": tasks_per_project,
              "latency_ms": latency_ms, "rpm": rpm}
     touched = max(1, round(projects * tasks_per_project * changed))
     with BenchServer(knobs) as server:
@@ -185,7 +186,7 @@ def run_incremental(
                 first["requests"] = server.total_requests()
                 # Let modified_at move past the first run's newest timestamp.
                 time.sleep(1.1)
-                server.admin.touch_tasks(touched)
+                server.touch_tasks(touched)
                 first["baseline"] = server.total_requests()
 
             def collect(measurement) -> dict:
@@ -202,7 +203,8 @@ def run_incremental(
             contender("ingestr 0.14.155", "ingestr", sides.anchor, sides.anchor_env),
             contender("omniload", "ours", sides.ours, sides.ours_env),
         ]
-        params = {**knobs, "tasks": projects * tasks_per_project, "changed_fraction": changed}
+        params = {**knobs, "workspace_projects": projects,
+                  "tasks": projects * tasks_per_project, "changed_fraction": changed}
         result = compare("e2e-incremental", contenders, rounds, INCREMENTAL_METRICS,
                          baseline="ingestr 0.14.155", params=params, command=command)
     save(result.payload, f"e2e-incremental-{projects * tasks_per_project}", results_dir)

@@ -8,6 +8,7 @@ Everything the benchmarks need from the server goes through this module.
 
 from __future__ import annotations
 
+import random
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,12 +26,28 @@ def _sum_counts(counts: object) -> int:
     return 0
 
 
+def server_projects_for(workspace_projects: int) -> int:
+    """Return the ``projects`` knob that puts ``workspace_projects`` in the organization.
+
+    The server puts one project in four (index 3, 7, 11, ...) in its second, plain workspace.
+    """
+    total = 0
+    while sum(1 for index in range(total) if index % 4 != 3) < workspace_projects:
+        total += 1
+    return total
+
+
 @dataclass
 class BenchServer:
-    """A local Asana server that keeps its token and knobs across restarts."""
+    """A local Asana server that keeps its token and knobs across restarts.
+
+    Benchmarks use the server's limited token, which sees only the organization workspace, so
+    that tools without a workspace setting (tap-asana 2.5.1 reads every workspace it can see)
+    extract the same data as the others.
+    """
 
     knobs: dict
-    token: str = field(default_factory=lambda: "0/" + secrets.token_hex(16))
+    token: str = field(default_factory=lambda: "1/" + secrets.token_hex(16))
     server: Any = None
 
     def restart(self) -> None:
@@ -38,7 +55,7 @@ class BenchServer:
         from tests.asana_server import AsanaServer, ServerConfig
 
         self.stop()
-        self.server = AsanaServer(ServerConfig(token=self.token, **self.knobs))
+        self.server = AsanaServer(ServerConfig(limited_token=self.token, **self.knobs))
         self.server.start()
 
     def stop(self) -> None:
@@ -57,11 +74,26 @@ class BenchServer:
 
     @property
     def workspace_gid(self) -> str:
-        return self._running().workspace_gid
+        return self._running().workspace_gids[0]
 
     @property
     def admin(self):
         return self._running().admin
+
+    def listed_task_gids(self) -> list[str]:
+        """Return gids of the organization's tasks that a project listing returns, sorted."""
+        store = self._running().store
+        organization = self.workspace_gid
+        with store.lock:
+            return sorted(
+                gid for gid, task in store.tasks.items()
+                if (task.get("workspace") or {}).get("gid") == organization and task.get("projects")
+            )
+
+    def touch_tasks(self, count: int, seed: int = 6) -> list[str]:
+        """Change ``count`` of the organization's listed tasks, picked with a seeded generator."""
+        gids = random.Random(seed).sample(self.listed_task_gids(), count)
+        return self._running().admin.touch_tasks(gids=gids)
 
     def total_requests(self) -> int:
         """Return the number of API requests served since the last restart."""

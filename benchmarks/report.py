@@ -102,7 +102,7 @@ def _targets(payload: dict) -> list[str]:
                 lines.append(f"- {contender}: {figures.get('rows'):,.0f} rows for "
                              f"{figures.get('distinct_gids'):,.0f} distinct gids")
     elif name == "e2e-incremental":
-        projects = payload["params"].get("projects")
+        projects = payload["params"].get("workspace_projects")
         for contender, figures in medians.items():
             lines.append(
                 f"- {contender}: second run made {figures.get('requests', 0):,.0f} requests "

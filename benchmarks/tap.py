@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks import anchors
 from benchmarks.harness import RESULTS_DIR, WORK_DIR, Contender, compare, save
-from benchmarks.local_server import BenchServer, rate_limit_floor_s
+from benchmarks.local_server import BenchServer, rate_limit_floor_s, server_projects_for
 
 LAUNCHERS = Path(__file__).resolve().parent / "launchers"
 OURS_TAP = [str(Path(sys.executable).with_name("tap-asana"))]
@@ -87,7 +87,7 @@ def run(
     if anchor_command is None:
         anchor_bin = anchors.ensure("tap-asana")
         anchor_command = [str(anchor_bin / "python"), str(LAUNCHERS / "tap_asana_anchor.py")]
-    knobs = {"projects": projects, "tasks_per_project": tasks_per_project,
+    knobs = {"projects": server_projects_for(projects), "tasks_per_project": tasks_per_project,
              "latency_ms": latency_ms, "rpm": rpm}
 
     with BenchServer(knobs) as server:
@@ -146,7 +146,8 @@ def run(
                 collect=lambda m: collect(m, ours_out),
             ),
         ]
-        params = {**knobs, "tasks": projects * tasks_per_project}
+        params = {**knobs, "workspace_projects": projects,
+                  "tasks": projects * tasks_per_project}
         result = compare("tap-tasks", contenders, rounds, METRICS, baseline="tap-asana 2.5.1",
                          params=params, command=command)
     save(result.payload, f"tap-tasks-{projects * tasks_per_project}", results_dir)
