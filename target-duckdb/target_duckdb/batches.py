@@ -1,0 +1,95 @@
+"""Units of work passed from the message reader to the loader thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+# Sources hold either Singer message lines (each record nested under "record") or
+# the raw records of a singer-sdk BATCH file (one JSON object per line).
+MESSAGES = "messages"
+RECORDS = "records"
+
+REPLACE = "replace"
+MERGE = "merge"
+APPEND = "append"
+STRATEGIES = (REPLACE, MERGE, APPEND)
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One table column: the record property it holds, its name and its declared type."""
+
+    property: str
+    name: str
+    type: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamSpec:
+    """What the loader needs to know about a stream when it loads one source."""
+
+    stream: str
+    schema_name: str
+    table: str
+    columns: tuple[Column, ...]
+    key_properties: tuple[str, ...]
+    add_metadata: bool
+    hard_delete: bool
+
+    @property
+    def key_columns(self) -> list[str]:
+        """Column names of the key properties."""
+        by_property = {column.property: column.name for column in self.columns}
+        return [by_property[key] for key in self.key_properties]
+
+    @property
+    def has_case_collisions(self) -> bool:
+        """Whether two properties differ only in case, which a DuckDB STRUCT cannot hold."""
+        folded = {column.property.lower() for column in self.columns}
+        return len(folded) != len(self.columns)
+
+
+@dataclasses.dataclass
+class Source:
+    """One JSONL file to load into a stream's table."""
+
+    spec: StreamSpec
+    path: str
+    kind: str
+    rows: int = 0
+    compression: str = "auto"
+    # Whether the reader already checked that every record has its key properties.
+    keys_checked: bool = False
+
+
+@dataclasses.dataclass
+class FlushJob:
+    """Sources to load in one transaction, and the STATE they complete."""
+
+    sources: list[Source]
+    strategies: dict[str, str]
+    state: dict | None
+    final: bool = False
+    # Streams to replace at the end of the input, with the spec to create their table.
+    replace_specs: dict[str, StreamSpec] = dataclasses.field(default_factory=dict)
+    files_to_remove: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class TableFigures:
+    """Per-table counts for the summary file."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, t.Any]:
+        """Return the figures as the summary file stores them."""
+        return {
+            "rows_inserted": self.inserted,
+            "rows_updated": self.updated,
+            "rows_deleted": self.deleted,
+            "seconds": round(self.seconds, 3),
+        }

@@ -1,0 +1,731 @@
+"""The loader thread: stages JSONL files in DuckDB and applies them to the tables.
+
+Each FlushJob runs in one transaction, so the rows of a job, the STATE row in
+`state_table` and the table changes become visible together. The STATE message
+is written to stdout only after that transaction commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import typing as t
+from pathlib import Path
+
+import duckdb
+
+from target_duckdb import types
+from target_duckdb.batches import (
+    APPEND,
+    MERGE,
+    MESSAGES,
+    REPLACE,
+    Column,
+    FlushJob,
+    Source,
+    StreamSpec,
+    TableFigures,
+)
+from target_duckdb.errors import TargetError
+from target_duckdb.naming import literal, qualified, quote, split_table
+
+SEQUENCE_COLUMN = "_target_duckdb_seq"
+DELETED_AT = "_sdc_deleted_at"
+
+# Metadata columns computed while staging when `add_record_metadata` is on. The
+# record's own `_sdc_deleted_at` is read like any other property.
+_METADATA_EXPRESSIONS = {
+    "_sdc_received_at": "{now}",
+    "_sdc_batched_at": "{now}",
+    "_sdc_sequence": "{now_ms} + {seq}",
+    "_sdc_sync_started_at": "{sync_started_at}",
+}
+_MESSAGE_METADATA_EXPRESSIONS = {
+    "_sdc_extracted_at": "TRY_CAST(time_extracted AS TIMESTAMPTZ)",
+    "_sdc_table_version": "version",
+}
+
+_STOP = object()
+
+
+class StagedSource:
+    """A source read into a TEMP table, with the column types it was read as."""
+
+    def __init__(self, source: Source, table: str, column_types: dict[str, str]) -> None:
+        self.source = source
+        self.table = table
+        self.column_types = column_types
+
+    @property
+    def spec(self) -> StreamSpec:
+        """The stream the rows belong to."""
+        return self.source.spec
+
+
+class Loader:
+    """Owns the DuckDB connection and applies FlushJobs on a background thread."""
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        state_table: str | None,
+        state_key: str | None,
+        default_schema: str,
+        sync_started_at: int,
+        emit_state: t.Callable[[dict], None],
+        logger: logging.Logger,
+    ) -> None:
+        self.path = path
+        self.logger = logger
+        self.emit_state = emit_state
+        self.default_schema = default_schema
+        self.sync_started_at = sync_started_at
+        self.state_key = state_key
+        self.state_table = split_table(state_table, default_schema) if state_table else None
+        self.figures: dict[str, TableFigures] = {}
+        self.error: BaseException | None = None
+
+        self._queue: queue.Queue[t.Any] = queue.Queue(maxsize=1)
+        self._thread: threading.Thread | None = None
+        self._stage_counter = 0
+        self._accumulators: dict[str, tuple[str, StreamSpec]] = {}
+        self._held_state: dict | None = None
+        self.connection = self._connect()
+
+    # Connection
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        database = Path(self.path)
+        if str(database) != ":memory:":
+            database.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = duckdb.connect(str(database))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                holder = _lock_holder(str(exc))
+                msg = (
+                    f"Database file '{self.path}' is locked by another process{holder}. "
+                    "Close the program that has it open (DuckDB allows one writer), "
+                    "then run the target again."
+                )
+                raise TargetError(msg) from exc
+            msg = f"Cannot open database file '{self.path}': {_first_line(exc)}"
+            raise TargetError(msg) from exc
+        connection.execute("SET TimeZone = 'UTC'")
+        return connection
+
+    def close(self) -> None:
+        """Close the connection, which drops every TEMP table."""
+        with contextlib.suppress(duckdb.Error):
+            self.connection.close()
+
+    # Thread control
+
+    def start(self) -> None:
+        """Start the loader thread."""
+        self._thread = threading.Thread(target=self._run, name="target-duckdb-loader", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: FlushJob) -> None:
+        """Queue a job, blocking while the loader is busy with the previous one."""
+        self.raise_error()
+        while True:
+            try:
+                self._queue.put(job, timeout=0.5)
+                return
+            except queue.Full:
+                self.raise_error()
+
+    def join(self) -> None:
+        """Wait until every queued job is done, then stop the thread."""
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._thread = None
+
+    def raise_error(self) -> None:
+        """Re-raise an error that stopped the loader thread."""
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is _STOP:
+                return
+            if self.error is not None:
+                _remove_files(job.files_to_remove)
+                continue
+            try:
+                self.execute(job)
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader thread
+                self.error = exc
+                with contextlib.suppress(duckdb.Error):
+                    self.connection.execute("ROLLBACK")
+            finally:
+                _remove_files(job.files_to_remove)
+
+    # Jobs
+
+    def execute(self, job: FlushJob) -> None:
+        """Stage the job's files, apply them in one transaction, then emit its STATE."""
+        started = time.monotonic()
+        staged = [self._stage(source) for source in job.sources if source.rows or source.kind != MESSAGES]
+        connection = self.connection
+        connection.execute("BEGIN TRANSACTION")
+        for item in staged:
+            strategy = job.strategies[item.spec.stream]
+            self._apply(item, strategy)
+        if job.final:
+            for stream, spec in job.replace_specs.items():
+                self._swap(stream, spec)
+        state = job.state
+        if state is not None and not job.final and self._accumulators:
+            # Rows of a stream being replaced are not in their table before the end
+            # of the input, so a STATE that covers them waits until then.
+            self._held_state = state
+            state = None
+        if job.final and state is None:
+            state = self._held_state
+        if state is not None and self.state_table and self.state_key:
+            self._store_state(state)
+        connection.execute("COMMIT")
+        for item in staged:
+            with contextlib.suppress(duckdb.Error):
+                connection.execute(f"DROP TABLE IF EXISTS temp.main.{quote(item.table)}")
+        if job.final:
+            for table, _spec in self._accumulators.values():
+                with contextlib.suppress(duckdb.Error):
+                    connection.execute(f"DROP TABLE IF EXISTS temp.main.{quote(table)}")
+            self._accumulators.clear()
+        if state is not None:
+            self.emit_state(state)
+        self.logger.debug("Job of %d sources done in %.2f s", len(staged), time.monotonic() - started)
+
+    def _figures(self, spec: StreamSpec) -> TableFigures:
+        return self.figures.setdefault(f"{spec.schema_name}.{spec.table}", TableFigures())
+
+    # Staging
+
+    def _next_table(self, prefix: str) -> str:
+        self._stage_counter += 1
+        return f"_target_duckdb_{prefix}_{os.getpid()}_{self._stage_counter}"
+
+    def _stage(self, source: Source) -> StagedSource:
+        """Read one JSONL file into a TEMP table with typed columns."""
+        started = time.monotonic()
+        table = self._next_table("stage")
+        spec = source.spec
+        read_types = {column.name: column.type for column in spec.columns}
+        try:
+            self._create_stage(table, source, read_types)
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            read_types = self._diagnose(table, source, exc)
+        except duckdb.IOException as exc:
+            msg = f"Cannot read the batch file '{source.path}' of stream '{spec.stream}': {_first_line(exc)}"
+            raise TargetError(msg) from exc
+        staged = StagedSource(source, table, read_types)
+        if not source.keys_checked and spec.key_properties:
+            self._check_keys(staged)
+        self._figures(spec).seconds += time.monotonic() - started
+        return staged
+
+    def _create_stage(self, table: str, source: Source, read_types: dict[str, str]) -> None:
+        select = self._stage_select(source, read_types)
+        self.connection.execute(f"CREATE TEMP TABLE {quote(table)} AS {select}")
+
+    def _stage_select(self, source: Source, read_types: dict[str, str]) -> str:
+        """Return a SELECT that reads the file with each column read as `read_types` says."""
+        spec = source.spec
+        path = literal(source.path)
+        now = "CAST(now() AS TIMESTAMPTZ)"
+        replacements = {
+            "now": now,
+            "now_ms": "epoch_ms(now())",
+            "seq": "ordinality",
+            "sync_started_at": str(int(self.sync_started_at)),
+        }
+        use_json_paths = spec.has_case_collisions
+        computed: dict[str, str] = {}
+        if spec.add_metadata:
+            for name, template in _METADATA_EXPRESSIONS.items():
+                computed[name] = template.format(**replacements)
+            if source.kind == MESSAGES:
+                computed.update(_MESSAGE_METADATA_EXPRESSIONS)
+
+        read_columns = [c for c in spec.columns if c.property not in computed]
+        expressions = [f"ordinality AS {quote(SEQUENCE_COLUMN)}"]
+        if use_json_paths:
+            # A STRUCT cannot hold two fields that differ only in case, so each
+            # property is read from the raw JSON by its exact name.
+            root = "/record" if source.kind == MESSAGES else ""
+            for column in read_columns:
+                pointer = root + "/" + column.property.replace("~", "~0").replace("/", "~1")
+                expressions.append(
+                    f"{_json_value('json', pointer, read_types[column.name])} AS {quote(column.name)}"
+                )
+            for column in spec.columns:
+                if column.property in computed:
+                    expression = computed[column.property]
+                    if source.kind == MESSAGES:
+                        expression = expression.replace(
+                            "time_extracted", "json->>'time_extracted'"
+                        ).replace("version", "TRY_CAST(json->>'version' AS BIGINT)")
+                    expressions.append(f"CAST({expression} AS {read_types[column.name]}) AS {quote(column.name)}")
+            reader = (
+                f"read_json_objects({path}, format='newline_delimited', "
+                f"compression={literal(source.compression)})"
+            )
+            return f"SELECT {', '.join(expressions)} FROM {reader} WITH ORDINALITY"
+
+        struct_fields = ", ".join(
+            f"{quote(column.property)} {read_types[column.name]}" for column in read_columns
+        )
+        struct = f"STRUCT({struct_fields})" if read_columns else "JSON"
+        for column in spec.columns:
+            if column.property in computed:
+                expression = f"CAST({computed[column.property]} AS {read_types[column.name]})"
+            else:
+                expression = f"struct_extract(record, {literal(column.property)})"
+            expressions.append(f"{expression} AS {quote(column.name)}")
+        if source.kind == MESSAGES:
+            columns_arg = (
+                f"{{'record': {literal(struct)}, 'time_extracted': 'VARCHAR', 'version': 'BIGINT'}}"
+            )
+            reader = (
+                f"read_json({path}, format='newline_delimited', columns={columns_arg}, "
+                f"compression={literal(source.compression)})"
+            )
+        else:
+            reader = (
+                f"read_json({path}, format='newline_delimited', records=false, "
+                f"columns={{'record': {literal(struct)}}}, compression={literal(source.compression)})"
+            )
+        return f"SELECT {', '.join(expressions)} FROM {reader} WITH ORDINALITY"
+
+    def _diagnose(self, table: str, source: Source, error: duckdb.Error) -> dict[str, str]:
+        """Find the column whose values did not fit its type, and widen it or raise.
+
+        Integers wider than BIGINT widen the column to HUGEINT, or to VARCHAR past
+        128 bits, so no digit is lost. Any other value that does not fit its declared
+        type is an error naming the stream, the property and the value.
+        """
+        spec = source.spec
+        text_types = {
+            column.name: (
+                column.type if column.type in (types.VARCHAR, types.JSON) else types.VARCHAR
+            )
+            for column in spec.columns
+        }
+        try:
+            self._create_stage(table, source, text_types)
+        except duckdb.Error as exc:
+            msg = f"Cannot read records of stream '{spec.stream}': {_first_line(exc)}"
+            raise TargetError(msg) from exc
+
+        final_types = {column.name: column.type for column in spec.columns}
+        for column in spec.columns:
+            if text_types[column.name] == column.type:
+                continue
+            name = quote(column.name)
+            bad = self.connection.execute(
+                f"SELECT {name} FROM {quote(table)} WHERE {name} IS NOT NULL "
+                f"AND TRY_CAST({name} AS {column.type}) IS NULL LIMIT 1"
+            ).fetchone()
+            if bad is None:
+                continue
+            if types.is_integer(column.type):
+                wider = self._integer_type_for(table, name)
+                if wider is not None:
+                    self.logger.info(
+                        "Stream '%s' property '%s' has integers wider than %s; "
+                        "using %s for this column",
+                        spec.stream,
+                        column.property,
+                        column.type,
+                        wider,
+                    )
+                    final_types[column.name] = wider
+                    continue
+            msg = (
+                f"Invalid value {bad[0]!r} for property '{column.property}' of stream "
+                f"'{spec.stream}': expected {column.type}. Fix the record or declare the "
+                "property's type in the SCHEMA message to match it."
+            )
+            raise TargetError(msg) from error
+
+        casts = [quote(SEQUENCE_COLUMN)] + [
+            f"CAST({quote(column.name)} AS {final_types[column.name]}) AS {quote(column.name)}"
+            for column in spec.columns
+        ]
+        retyped = self._next_table("stage")
+        self.connection.execute(
+            f"CREATE TEMP TABLE {quote(retyped)} AS SELECT {', '.join(casts)} FROM {quote(table)}"
+        )
+        self.connection.execute(f"DROP TABLE {quote(table)}")
+        self.connection.execute(f"ALTER TABLE {quote(retyped)} RENAME TO {quote(table)}")
+        return final_types
+
+    def _integer_type_for(self, table: str, name: str) -> str | None:
+        """Return HUGEINT or VARCHAR when every value is an integer, else None."""
+        not_integer = self.connection.execute(
+            f"SELECT count(*) FROM {quote(table)} WHERE {name} IS NOT NULL "
+            f"AND NOT regexp_full_match({name}, '-?[0-9]+')"
+        ).fetchone()
+        if not_integer and not_integer[0]:
+            return None
+        too_wide = self.connection.execute(
+            f"SELECT count(*) FROM {quote(table)} WHERE {name} IS NOT NULL "
+            f"AND TRY_CAST({name} AS HUGEINT) IS NULL"
+        ).fetchone()
+        return types.VARCHAR if too_wide and too_wide[0] else types.HUGEINT
+
+    def _check_keys(self, staged: StagedSource) -> None:
+        spec = staged.spec
+        for key, column in zip(spec.key_properties, spec.key_columns, strict=True):
+            missing = self.connection.execute(
+                f"SELECT {quote(SEQUENCE_COLUMN)} FROM {quote(staged.table)} "
+                f"WHERE {quote(column)} IS NULL LIMIT 1"
+            ).fetchone()
+            if missing is not None:
+                msg = (
+                    f"Record {missing[0]} of '{staged.source.path}' for stream '{spec.stream}' "
+                    f"is missing its key property '{key}'."
+                )
+                from singer_sdk.exceptions import MissingKeyPropertiesError  # noqa: PLC0415
+
+                raise MissingKeyPropertiesError(msg)
+
+    # Tables
+
+    def _table_columns(self, database: str, schema: str, table: str) -> dict[str, tuple[str, str]] | None:
+        """Return {lower-case name: (name, type)} of a table, or None when it does not exist."""
+        rows = self.connection.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = ? AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?) "
+            "ORDER BY column_index",
+            [database, schema, table],
+        ).fetchall()
+        if not rows:
+            exists = self.connection.execute(
+                "SELECT 1 FROM duckdb_tables() WHERE database_name = ? "
+                "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
+                [database, schema, table],
+            ).fetchone()
+            return {} if exists else None
+        return {name.lower(): (name, types.normalize(data_type)) for name, data_type in rows}
+
+    def _ensure_table(
+        self, database: str, schema: str, table: str, columns: dict[str, str], *, temporary: bool = False
+    ) -> dict[str, str]:
+        """Create the table or add and widen its columns; return {column name: type}."""
+        connection = self.connection
+        target = f"temp.main.{quote(table)}" if temporary else qualified(schema, table)
+        existing = self._table_columns(database, "main" if temporary else schema, table)
+        if existing is None:
+            if not temporary:
+                connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+            definitions = ", ".join(f"{quote(name)} {kind}" for name, kind in columns.items())
+            prefix = "CREATE TEMP TABLE" if temporary else "CREATE TABLE"
+            connection.execute(f"{prefix} {target} ({definitions})")
+            return dict(columns)
+
+        result = {name: kind for name, kind in existing.values()}
+        for name, declared in columns.items():
+            found = existing.get(name.lower())
+            if found is None:
+                connection.execute(f"ALTER TABLE {target} ADD COLUMN {quote(name)} {declared}")
+                result[name] = declared
+                continue
+            actual_name, actual_type = found
+            wider = types.widen(actual_type, declared)
+            if wider != actual_type:
+                using = f" USING to_json({quote(actual_name)})" if wider == types.JSON else ""
+                self.logger.info(
+                    "Widening column %s of %s from %s to %s", actual_name, target, actual_type, wider
+                )
+                connection.execute(
+                    f"ALTER TABLE {target} ALTER COLUMN {quote(actual_name)} SET DATA TYPE {wider}{using}"
+                )
+                result[actual_name] = wider
+        return result
+
+    @staticmethod
+    def _target_name(name: str, table_types: dict[str, str]) -> tuple[str, str]:
+        for actual, kind in table_types.items():
+            if actual.lower() == name.lower():
+                return actual, kind
+        raise KeyError(name)
+
+    @staticmethod
+    def _convert(expression: str, from_type: str, to_type: str) -> str:
+        if types.normalize(from_type) == types.normalize(to_type):
+            return expression
+        if to_type == types.JSON:
+            return f"to_json({expression})"
+        return f"CAST({expression} AS {to_type})"
+
+    # Strategies
+
+    def _apply(self, staged: StagedSource, strategy: str) -> None:
+        spec = staged.spec
+        started = time.monotonic()
+        if not spec.columns:
+            self.logger.warning("Stream '%s' declares no properties; its records are not stored", spec.stream)
+            return
+        if strategy == REPLACE:
+            self._accumulate(staged)
+        else:
+            table_types = self._ensure_table(
+                self._database(), spec.schema_name, spec.table, staged.column_types
+            )
+            if strategy == MERGE:
+                self._merge(staged, table_types)
+            else:
+                self._append(staged, table_types)
+        figures = self._figures(spec)
+        figures.seconds += time.monotonic() - started
+        self.logger.info(
+            "Loaded %d rows of stream '%s' into %s.%s (%s)",
+            staged.source.rows,
+            spec.stream,
+            spec.schema_name,
+            spec.table,
+            strategy,
+        )
+
+    def _database(self) -> str:
+        row = self.connection.execute("SELECT current_database()").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    def _column_lists(self, staged: StagedSource, table_types: dict[str, str]) -> tuple[list[str], list[str]]:
+        targets: list[str] = []
+        values: list[str] = []
+        for column in staged.spec.columns:
+            actual, kind = self._target_name(column.name, table_types)
+            targets.append(quote(actual))
+            values.append(self._convert(f"s.{quote(column.name)}", staged.column_types[column.name], kind))
+        return targets, values
+
+    def _not_deleted(self, spec: StreamSpec) -> str | None:
+        names = {column.name for column in spec.columns}
+        if spec.hard_delete and DELETED_AT in names:
+            return f"s.{quote(DELETED_AT)} IS NULL"
+        return None
+
+    def _append(self, staged: StagedSource, table_types: dict[str, str]) -> None:
+        spec = staged.spec
+        targets, values = self._column_lists(staged, table_types)
+        condition = self._not_deleted(spec)
+        where = f" WHERE {condition}" if condition else ""
+        result = self.connection.execute(
+            f"INSERT INTO {qualified(spec.schema_name, spec.table)} ({', '.join(targets)}) "
+            f"SELECT {', '.join(values)} FROM {quote(staged.table)} AS s{where} ORDER BY s.{quote(SEQUENCE_COLUMN)}"
+        ).fetchone()
+        self._figures(spec).inserted += int(result[0]) if result else 0
+
+    def _latest_per_key(self, table_sql: str, key_columns: list[str]) -> str:
+        partition = ", ".join(quote(name) for name in key_columns)
+        return (
+            f"(SELECT * FROM {table_sql} QUALIFY row_number() OVER "
+            f"(PARTITION BY {partition} ORDER BY {quote(SEQUENCE_COLUMN)} DESC) = 1)"
+        )
+
+    def _merge(self, staged: StagedSource, table_types: dict[str, str]) -> None:
+        spec = staged.spec
+        target = qualified(spec.schema_name, spec.table)
+        keys = spec.key_columns
+        source = self._latest_per_key(quote(staged.table), keys)
+        matches = []
+        for name in keys:
+            actual, kind = self._target_name(name, table_types)
+            value = self._convert(f"s.{quote(name)}", staged.column_types[name], kind)
+            matches.append(f"t.{quote(actual)} = {value}")
+        on = " AND ".join(matches)
+
+        updated_row = self.connection.execute(
+            f"SELECT count(*) FROM {source} AS s WHERE EXISTS (SELECT 1 FROM {target} AS t WHERE {on})"
+        ).fetchone()
+        total_row = self.connection.execute(f"SELECT count(*) FROM {source} AS s").fetchone()
+        matched = int(updated_row[0]) if updated_row else 0
+        total = int(total_row[0]) if total_row else 0
+
+        targets, values = self._column_lists(staged, table_types)
+        key_set = {name.lower() for name in keys}
+        updates = [
+            f"{target_name} = {value}"
+            for column, target_name, value in zip(spec.columns, targets, values, strict=True)
+            if column.name.lower() not in key_set
+        ]
+        not_deleted = self._not_deleted(spec)
+        clauses = []
+        deleted = 0
+        if not_deleted:
+            deleted_row = self.connection.execute(
+                f"SELECT count(*) FROM {source} AS s WHERE NOT ({not_deleted}) "
+                f"AND EXISTS (SELECT 1 FROM {target} AS t WHERE {on})"
+            ).fetchone()
+            deleted = int(deleted_row[0]) if deleted_row else 0
+            clauses.append(f"WHEN MATCHED AND NOT ({not_deleted}) THEN DELETE")
+        if updates:
+            clauses.append(f"WHEN MATCHED THEN UPDATE SET {', '.join(updates)}")
+        insert_condition = f" AND {not_deleted}" if not_deleted else ""
+        clauses.append(
+            f"WHEN NOT MATCHED{insert_condition} THEN INSERT ({', '.join(targets)}) VALUES ({', '.join(values)})"
+        )
+        self.connection.execute(f"MERGE INTO {target} AS t USING {source} AS s ON {on} {' '.join(clauses)}")
+        figures = self._figures(spec)
+        figures.deleted += deleted
+        figures.updated += (matched - deleted) if updates else 0
+        if not_deleted:
+            inserted_row = self.connection.execute(
+                f"SELECT count(*) FROM {source} AS s WHERE {not_deleted}"
+            ).fetchone()
+            fresh = (int(inserted_row[0]) if inserted_row else 0) - (matched - deleted)
+        else:
+            fresh = total - matched
+        figures.inserted += fresh
+
+    def _accumulate(self, staged: StagedSource) -> None:
+        """Add a replace stream's rows to its TEMP table; its table changes at the end."""
+        spec = staged.spec
+        if spec.stream in self._accumulators:
+            table, _ = self._accumulators[spec.stream]
+        else:
+            table = self._next_table("replace")
+        self._accumulators[spec.stream] = (table, spec)
+        columns = {SEQUENCE_COLUMN: types.BIGINT, **staged.column_types}
+        table_types = self._ensure_table("temp", "main", table, columns, temporary=True)
+        # Sequence numbers keep increasing across batches, so the latest record per key wins.
+        offset_row = self.connection.execute(
+            f"SELECT coalesce(max({quote(SEQUENCE_COLUMN)}), 0) FROM temp.main.{quote(table)}"
+        ).fetchone()
+        offset = int(offset_row[0]) if offset_row else 0
+        targets, values = self._column_lists(staged, table_types)
+        self.connection.execute(
+            f"INSERT INTO temp.main.{quote(table)} ({quote(SEQUENCE_COLUMN)}, {', '.join(targets)}) "
+            f"SELECT s.{quote(SEQUENCE_COLUMN)} + {offset}, {', '.join(values)} FROM {quote(staged.table)} AS s"
+        )
+
+    def _swap(self, stream: str, spec: StreamSpec) -> None:
+        """Replace a table's rows with the rows received for it in this run."""
+        started = time.monotonic()
+        target = qualified(spec.schema_name, spec.table)
+        accumulated = self._accumulators.get(stream)
+        if accumulated is None:
+            columns = {column.name: column.type for column in spec.columns}
+            if not columns:
+                return
+            self._ensure_table(self._database(), spec.schema_name, spec.table, columns)
+            deleted_row = self.connection.execute(f"DELETE FROM {target}").fetchone()
+            figures = self._figures(spec)
+            figures.deleted += int(deleted_row[0]) if deleted_row else 0
+            self.logger.info("Replaced %s with 0 rows of stream '%s'", f"{spec.schema_name}.{spec.table}", stream)
+            return
+
+        table, last_spec = accumulated
+        accumulator_columns = self._table_columns("temp", "main", table) or {}
+        columns = {
+            name: kind for name, kind in accumulator_columns.values() if name != SEQUENCE_COLUMN
+        }
+        table_types = self._ensure_table(self._database(), spec.schema_name, spec.table, columns)
+        source = f"temp.main.{quote(table)}"
+        if last_spec.key_properties:
+            source = self._latest_per_key(source, last_spec.key_columns)
+        condition = self._not_deleted(last_spec)
+        where = f" WHERE {condition}" if condition else ""
+        targets = []
+        values = []
+        for name, kind in columns.items():
+            actual, target_kind = self._target_name(name, table_types)
+            targets.append(quote(actual))
+            values.append(self._convert(f"s.{quote(name)}", kind, target_kind))
+        deleted_row = self.connection.execute(f"DELETE FROM {target}").fetchone()
+        inserted_row = self.connection.execute(
+            f"INSERT INTO {target} ({', '.join(targets)}) SELECT {', '.join(values)} "
+            f"FROM {source} AS s{where} ORDER BY s.{quote(SEQUENCE_COLUMN)}"
+        ).fetchone()
+        figures = self._figures(spec)
+        figures.deleted += int(deleted_row[0]) if deleted_row else 0
+        figures.inserted += int(inserted_row[0]) if inserted_row else 0
+        figures.seconds += time.monotonic() - started
+        self.logger.info(
+            "Replaced %s with %d rows of stream '%s'",
+            f"{spec.schema_name}.{spec.table}",
+            int(inserted_row[0]) if inserted_row else 0,
+            stream,
+        )
+
+    # State
+
+    def _store_state(self, state: dict) -> None:
+        assert self.state_table is not None
+        schema, table = self.state_table
+        self._ensure_table(
+            self._database(),
+            schema,
+            table,
+            {"key": types.VARCHAR, "value": types.JSON, "updated_at": types.TIMESTAMPTZ},
+        )
+        target = qualified(schema, table)
+        self.connection.execute(f"DELETE FROM {target} WHERE key = ?", [self.state_key])
+        self.connection.execute(
+            f"INSERT INTO {target} (key, value, updated_at) VALUES (?, ?, now())",
+            [self.state_key, json.dumps(state)],
+        )
+
+    def write_summary(self, path: str) -> None:
+        """Write per-table figures as JSON to `path`."""
+        summary = {
+            "tables": {name: figures.as_dict() for name, figures in sorted(self.figures.items())},
+        }
+        destination = Path(path)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def _json_value(column: str, pointer: str, kind: str) -> str:
+    """Return SQL that reads one JSON value by JSON Pointer as `kind`, NULL for JSON null."""
+    path = literal(pointer)
+    if kind == types.JSON:
+        return (
+            f"CASE WHEN json_type({column}, {path}) IS NULL OR json_type({column}, {path}) = 'NULL' "
+            f"THEN NULL ELSE json_extract({column}, {path}) END"
+        )
+    return f"CAST(json_extract_string({column}, {path}) AS {kind})"
+
+
+def _remove_files(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _lock_holder(message: str) -> str:
+    """Return ' (PID n)' when DuckDB's lock error names the process holding the lock."""
+    marker = "PID "
+    index = message.find(marker)
+    if index < 0:
+        return ""
+    digits = ""
+    for character in message[index + len(marker):]:
+        if not character.isdigit():
+            break
+        digits += character
+    return f" (PID {digits})" if digits else ""
+
+
+__all__ = ["Column", "Loader", "StagedSource"]
