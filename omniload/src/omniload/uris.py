@@ -31,6 +31,8 @@ RESERVED_SCHEMA = "_omniload"
 _WORKSPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SOURCE_PARAMETERS = ("access_token", "api_url")
+# Parameter names and schemes are echoed in errors only when they look like names, not tokens.
+_PARAMETER_NAME = re.compile(r"[A-Za-z_+.-]{1,30}")
 _MAX_IDENTIFIER_LENGTH = 63
 
 
@@ -60,13 +62,14 @@ def redact_uri(uri: str) -> str:
 
 
 def parse_source_uri(uri: str) -> SourceUri:
-    """Parse an ``asana://`` URI; raise InvalidInputError with the redacted URI on any defect."""
-    shown = redact_uri(uri)
+    """Parse an ``asana://`` URI; raise InvalidInputError on any defect.
+
+    The errors echo neither the URI nor its path or parameter values, because a token typed in
+    the wrong place would otherwise be printed.
+    """
 
     def invalid(reason: str) -> InvalidInputError:
-        return InvalidInputError(
-            f"Invalid --source-uri {shown!r}: {reason}. Expected {SOURCE_FORM}."
-        )
+        return InvalidInputError(f"Invalid --source-uri: {reason}. Expected {SOURCE_FORM}.")
 
     if not uri.strip():
         raise InvalidInputError(f"Missing --source-uri: expected {SOURCE_FORM}.")
@@ -77,25 +80,27 @@ def parse_source_uri(uri: str) -> SourceUri:
     if not parts.scheme or "://" not in uri:
         raise invalid("the scheme asana:// is missing")
     if parts.scheme.lower() != "asana":
-        raise invalid(f"unsupported scheme {parts.scheme + '://'!r}, only asana:// is supported")
+        scheme = parts.scheme if _PARAMETER_NAME.fullmatch(parts.scheme) else "other"
+        raise invalid(f"unsupported scheme {scheme + '://'!r}, only asana:// is supported")
     if "@" in parts.netloc:
-        raise invalid("user info before the workspace is not supported, pass the token as access_token=")
+        raise invalid(
+            "user info before the workspace is not supported, pass the token as access_token="
+        )
     if not parts.netloc:
         raise invalid("the workspace gid is missing")
     if not _WORKSPACE.fullmatch(parts.netloc):
-        raise invalid(
-            f"workspace {parts.netloc!r} may contain only letters, digits, '_', '.' and '-'"
-        )
+        raise invalid("the workspace gid may contain only letters, digits, '_', '.' and '-'")
     if parts.path not in ("", "/"):
-        raise invalid(f"unexpected path {parts.path!r} after the workspace gid")
+        raise invalid("unexpected path after the workspace gid")
     if parts.fragment:
         raise invalid("a '#' fragment is not supported")
 
     parameters: dict[str, str] = {}
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name not in _SOURCE_PARAMETERS:
+            shown = repr(name) if _PARAMETER_NAME.fullmatch(name) else "with an unusual name"
             raise invalid(
-                f"unknown parameter {name!r}, supported ones are {', '.join(_SOURCE_PARAMETERS)}"
+                f"unknown parameter {shown}, supported ones are {', '.join(_SOURCE_PARAMETERS)}"
             )
         if name in parameters:
             raise invalid(f"parameter {name!r} is given twice")
@@ -106,7 +111,7 @@ def parse_source_uri(uri: str) -> SourceUri:
     token = parameters.get("access_token")
     if token is not None:
         check_access_token(token, origin="the access_token parameter")
-    api_url = parse_api_url(parameters.get("api_url", DEFAULT_API_URL), shown)
+    api_url = parse_api_url(parameters.get("api_url", DEFAULT_API_URL))
     return SourceUri(workspace=parts.netloc, access_token=token, api_url=api_url)
 
 
@@ -120,17 +125,17 @@ def check_access_token(token: str, origin: str) -> None:
         )
 
 
-def parse_api_url(api_url: str, shown_uri: str) -> str:
+def parse_api_url(api_url: str) -> str:
     """Check that `api_url` is an absolute http(s) URL and return it without a trailing slash."""
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError(
-            f"Invalid --source-uri {shown_uri!r}: api_url {redact_uri(api_url)!r} is not an "
+            f"Invalid --source-uri: api_url {redact_uri(api_url)!r} is not an "
             "http:// or https:// URL with a host, such as https://app.asana.com/api/1.0."
         )
     if parts.query or parts.fragment:
         raise InvalidInputError(
-            f"Invalid --source-uri {shown_uri!r}: api_url must not have a query or fragment; "
+            "Invalid --source-uri: api_url must not have a query or fragment; "
             "percent-encode it as api_url=https%3A%2F%2F... if it contains '&'."
         )
     return api_url.rstrip("/")

@@ -1,0 +1,213 @@
+"""`omniload ingest` against the local Asana server, checked against the server's ground truth."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from omniload.errors import ExitCode
+from tests.asana_server import AsanaServer
+from tests.cli.support import (
+    LABEL_COLUMN,
+    TABLES,
+    clean_environment,
+    expected_rows,
+    ingest_arguments,
+    loaded_rows,
+    run_omniload,
+)
+
+WORKSPACE = "workspace-1337"
+MakeServer = Callable[..., AsanaServer]
+
+
+def source_uri(server: AsanaServer, workspace: str = WORKSPACE, token: str | None = None) -> str:
+    return (
+        f"asana://{workspace}?access_token={token or server.token}&api_url={server.base_url}"
+    )
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_ingest_loads_table_like_server(
+    make_asana_server: MakeServer, tmp_path: Path, table: str
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+
+    result = run_omniload(ingest_arguments(source_uri(server), table), cwd=tmp_path)
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert f"Destination: {tmp_path / 'work.db'}" in result.stderr
+    assert f"public.{table}:" in result.stdout
+    expected = expected_rows(server.admin.snapshot(), table, WORKSPACE)
+    assert expected, "the ground truth must not be empty for this check to mean anything"
+    label = LABEL_COLUMN[table]
+    rows = loaded_rows(tmp_path / "work.db", f"public.{table}", ("gid", label))
+    gids = [gid for gid, _ in rows]
+    assert len(gids) == len(set(gids)), "duplicate gids"
+    assert set(gids) == set(expected)
+    assert {gid: value for gid, value in rows} == {
+        gid: row[label] for gid, row in expected.items()
+    }
+
+
+def test_second_tasks_run_updates_only_changed(
+    make_asana_server: MakeServer, tmp_path: Path
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE, projects=5, tasks_per_project=30)
+    arguments = ingest_arguments(source_uri(server), "tasks")
+    first = run_omniload(arguments, cwd=tmp_path)
+    assert first.returncode == ExitCode.OK, first.stderr
+    columns = ("gid", "name", "modified_at")
+    before = {row[0]: row for row in loaded_rows(tmp_path / "work.db", "public.tasks", columns)}
+
+    server.admin.reset_counts()
+    touched = set(server.admin.touch_tasks(count=7))
+    second = run_omniload(arguments, cwd=tmp_path)
+
+    assert second.returncode == ExitCode.OK, second.stderr
+    assert "Resuming from the state stored by the last run." in second.stderr
+    after = {row[0]: row for row in loaded_rows(tmp_path / "work.db", "public.tasks", columns)}
+    assert set(after) == set(before)
+    changed = {gid for gid in after if after[gid] != before[gid]}
+    assert changed == touched
+    truth = expected_rows(server.admin.snapshot(), "tasks", WORKSPACE)
+    assert {gid: after[gid][1] for gid in touched} == {gid: truth[gid]["name"] for gid in touched}
+
+    counts = server.admin.counts()
+    projects = len(expected_rows(server.admin.snapshot(), "projects", WORKSPACE))
+    # Seven changed tasks fit in one page per project, so one listing request per project.
+    assert counts.get("GET /tasks", 0) == projects
+    assert sum(counts.values()) <= projects + 4, counts
+
+
+def test_full_refresh_drops_deleted_tasks(make_asana_server: MakeServer, tmp_path: Path) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    arguments = ingest_arguments(source_uri(server), "tasks")
+    assert run_omniload(arguments, cwd=tmp_path).returncode == ExitCode.OK
+    deleted = set(server.admin.delete_tasks(count=3))
+
+    refreshed = run_omniload([*arguments, "--full-refresh"], cwd=tmp_path)
+
+    assert refreshed.returncode == ExitCode.OK, refreshed.stderr
+    gids = {gid for (gid,) in loaded_rows(tmp_path / "work.db", "public.tasks", ("gid",))}
+    assert gids == set(expected_rows(server.admin.snapshot(), "tasks", WORKSPACE))
+    assert not gids & deleted
+
+
+def test_state_is_kept_per_workspace(make_asana_server: MakeServer, tmp_path: Path) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    other = server.workspace_gids[1]
+    snapshot = server.admin.snapshot()
+
+    for workspace in (WORKSPACE, other):
+        result = run_omniload(
+            ingest_arguments(source_uri(server, workspace), "tasks"), cwd=tmp_path
+        )
+        assert result.returncode == ExitCode.OK, result.stderr
+
+    gids = {gid for (gid,) in loaded_rows(tmp_path / "work.db", "public.tasks", ("gid",))}
+    expected = set(expected_rows(snapshot, "tasks", WORKSPACE)) | set(
+        expected_rows(snapshot, "tasks", other)
+    )
+    assert gids == expected
+    connection = duckdb.connect(str(tmp_path / "work.db"), read_only=True)
+    keys = [key for (key,) in connection.execute("SELECT state_key FROM _omniload.state")]
+    connection.close()
+    assert len(keys) == 2
+    assert any(WORKSPACE in key for key in keys)
+    assert any(other in key for key in keys)
+
+
+def test_token_from_environment_variable(make_asana_server: MakeServer, tmp_path: Path) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    environment = clean_environment(
+        ASANA_ACCESS_TOKEN=server.token,
+        OMNILOAD_SOURCE_URI=f"asana://{WORKSPACE}?api_url={server.base_url}",
+        OMNILOAD_SOURCE_TABLE="projects",
+        OMNILOAD_DEST_URI="duckdb:///work.db",
+        OMNILOAD_DEST_TABLE="raw.projects",
+    )
+
+    result = run_omniload(["ingest"], cwd=tmp_path, environment=environment)
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    gids = {gid for (gid,) in loaded_rows(tmp_path / "work.db", "raw.projects", ("gid",))}
+    assert gids == set(expected_rows(server.admin.snapshot(), "projects", WORKSPACE))
+
+
+def _fingerprint(path: Path) -> tuple[bytes, int] | None:
+    return (path.read_bytes(), path.stat().st_mtime_ns) if path.exists() else None
+
+
+@pytest.mark.parametrize(
+    ("workspace", "token_kind", "fragment"),
+    [
+        ("999999", "full", "Workspace '999999' not found"),
+        ("plain", "limited", "cannot read workspace"),
+        (WORKSPACE, "wrong", "Asana rejected the access token"),
+    ],
+    ids=["unknown workspace", "inaccessible workspace", "wrong token"],
+)
+def test_rejected_workspace_fails_before_loading(
+    make_asana_server: MakeServer, tmp_path: Path, workspace: str, token_kind: str,
+    fragment: str,
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    assert run_omniload(ingest_arguments(source_uri(server), "users"), cwd=tmp_path).returncode == 0
+    before = _fingerprint(tmp_path / "work.db")
+    token = {"full": server.token, "limited": server.limited_token, "wrong": "0/not-a-token"}
+    if workspace == "plain":
+        workspace = server.workspace_gids[1]
+
+    result = run_omniload(
+        ingest_arguments(source_uri(server, workspace, token[token_kind]), "users"), cwd=tmp_path
+    )
+
+    assert result.returncode == ExitCode.SOURCE_ERROR
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1
+    assert fragment in error_lines[0]
+    assert "Traceback" not in result.stderr
+    assert _fingerprint(tmp_path / "work.db") == before
+    assert not (tmp_path / "work.db.wal").exists()
+
+
+def test_locked_file_fails_before_network(make_asana_server: MakeServer, tmp_path: Path) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    holder = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c",
+         "import duckdb, sys; c = duckdb.connect(sys.argv[1]); c.execute('CREATE TABLE t (x INT)');"
+         "print('ready', flush=True); sys.stdin.read()",
+         str(tmp_path / "work.db")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        server.admin.reset_counts()
+
+        result = run_omniload(ingest_arguments(source_uri(server), "tasks"), cwd=tmp_path)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+    assert result.returncode == ExitCode.DESTINATION_ERROR
+    assert "is locked by another process" in result.stderr
+    assert server.admin.counts() == {}
+
+
+def test_summary_counts_rows(make_asana_server: MakeServer, tmp_path: Path) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    expected = expected_rows(server.admin.snapshot(), "tags", WORKSPACE)
+
+    result = run_omniload(ingest_arguments(source_uri(server), "tags"), cwd=tmp_path)
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    summary = [line for line in result.stdout.splitlines() if line.startswith("public.tags:")]
+    assert len(summary) == 1
+    assert f"{len(expected)} inserted" in summary[0]
