@@ -116,7 +116,7 @@ def test_state_is_kept_per_workspace(make_asana_server: MakeServer, tmp_path: Pa
     )
     assert gids == expected
     connection = duckdb.connect(str(tmp_path / "work.db"), read_only=True)
-    keys = [key for (key,) in connection.execute("SELECT state_key FROM _omniload.state")]
+    keys = [key for (key,) in connection.execute("SELECT key FROM _omniload.state")]
     connection.close()
     assert len(keys) == 2
     assert any(WORKSPACE in key for key in keys)

@@ -58,7 +58,7 @@ def lookup_workspace(api_url: str, workspace: str, token: str) -> str:
             return str(response.json()["data"].get("name") or workspace)
         except (ValueError, KeyError, AttributeError, TypeError) as error:
             raise SourceError(
-                f"Unexpected answer from {api_url} for workspace {workspace!r}: not an Asana "
+                f"Unexpected response from {api_url} for workspace {workspace!r}: not an Asana "
                 "workspace object. Check api_url."
             ) from error
     message = _asana_message(response)

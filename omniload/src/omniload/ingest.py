@@ -261,15 +261,19 @@ def select_stream(catalog: dict[str, Any], stream_name: str) -> dict[str, Any]:
 
 
 def read_summary(summary_path: Path) -> list[dict[str, Any]]:
-    """Return the per-table figures target-duckdb wrote, or an empty list if it wrote none."""
+    """Return the per-table figures target-duckdb wrote, or an empty list if it wrote none.
+
+    The file is ``{"tables": {"schema.table": {"rows_inserted": ..., "rows_updated": ...,
+    "rows_deleted": ..., "seconds": ...}}}``.
+    """
     try:
         data = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    tables = data.get("tables", data) if isinstance(data, dict) else data
-    if isinstance(tables, dict):
-        return [dict(figures, table=name) for name, figures in tables.items()]
-    return [item for item in tables if isinstance(item, dict)]
+    tables = data.get("tables") if isinstance(data, dict) else None
+    if not isinstance(tables, dict):
+        return []
+    return [dict(figures, table=name) for name, figures in tables.items()]
 
 
 def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -> None:
@@ -346,7 +350,7 @@ def _print_summary(
     for figures in tables:
         name = figures.get("table") or str(request.destination)
         console.result(
-            f"{name}: {figures.get('inserted', 0)} inserted, {figures.get('updated', 0)} "
-            f"updated, {figures.get('deleted', 0)} deleted in "
-            f"{float(figures.get('seconds', seconds)):.1f} s"
+            f"{name}: {figures.get('rows_inserted', 0)} inserted, "
+            f"{figures.get('rows_updated', 0)} updated, {figures.get('rows_deleted', 0)} deleted "
+            f"in {float(figures.get('seconds', seconds)):.1f} s"
         )

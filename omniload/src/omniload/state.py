@@ -1,7 +1,8 @@
 """Incremental state kept in the destination DuckDB file, in omniload's own schema.
 
 target-duckdb writes each STATE message to ``STATE_TABLE`` under ``state_key`` in the same
-transaction as the rows it covers; omniload reads it back here, read-only, before a run.
+transaction as the rows it covers, in the columns ``key``, ``value`` (JSON) and ``updated_at``;
+omniload reads it back here, read-only, before a run.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def read_state(path: str, key: str | None) -> dict[str, Any] | None:
         if not found or not found[0]:
             return None
         row = connection.execute(
-            f'SELECT state FROM "{schema}"."{table}" WHERE state_key = ?',  # noqa: S608
+            f'SELECT "value" FROM "{schema}"."{table}" WHERE "key" = ?',  # noqa: S608
             [key],
         ).fetchone()
     except duckdb.Error as error:
