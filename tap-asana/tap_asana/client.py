@@ -1,0 +1,508 @@
+"""AsanaStream: the base of every stream (URL, auth, paging, fields, errors, fan-out)."""
+
+from __future__ import annotations
+
+import decimal
+import email.utils
+import json
+import random
+import time
+import typing as t
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from http import HTTPStatus
+from importlib import resources
+from urllib.parse import urlparse
+
+import backoff
+import requests
+from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.jsonpath import extract_jsonpath
+from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams.rest import HTTPRequest
+
+from tap_asana import schemas
+from tap_asana.concurrency import ordered_map
+
+if t.TYPE_CHECKING:
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context
+
+    from tap_asana.tap import TapAsana
+
+# Asana's maximum page size.
+PAGE_SIZE = 100
+
+# How many times one listing may restart after its pagination offset expired.
+MAX_LISTING_RESTARTS = 3
+
+# Waits between retries without Retry-After: doubling from 1 s up to 60 s, each scaled
+# by a random factor in [0.5, 1) so that worker threads do not retry in step.
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+
+RETRIABLE_STATUSES = frozenset(
+    {
+        HTTPStatus.TOO_MANY_REQUESTS,
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        HTTPStatus.BAD_GATEWAY,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        HTTPStatus.GATEWAY_TIMEOUT,
+    }
+)
+
+# What to do after a client error, by status code.
+CLIENT_ERROR_HINTS = {
+    HTTPStatus.BAD_REQUEST: "Check the workspace_gid, start_date and api_url settings.",
+    HTTPStatus.UNAUTHORIZED: (
+        "Check access_token: Asana did not accept it (missing, mistyped, expired or "
+        "revoked). Create a new personal access token in Asana's developer console."
+    ),
+    HTTPStatus.PAYMENT_REQUIRED: "This data needs a paid Asana plan; deselect the stream.",
+    HTTPStatus.FORBIDDEN: (
+        "The token's user cannot read this object. Use a token of a member of the "
+        "workspace, or set workspace_gid to a workspace that the token can read."
+    ),
+    HTTPStatus.NOT_FOUND: (
+        "The object does not exist or the token's user cannot see it. Check "
+        "workspace_gid, and that api_url is Asana's API root ending in /api/1.0."
+    ),
+}
+
+RETRIABLE_EXCEPTIONS = (
+    RetriableAPIError,
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class ExpiredOffsetError(FatalAPIError):
+    """Asana rejected a pagination offset, which expires some minutes after issue."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One paginated GET: a path under api_url and its query, without paging."""
+
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class NextPageOffsetPaginator(BaseAPIPaginator[str | None]):
+    """Follow `next_page.offset` of Asana's list responses until it is null."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def get_next(self, response: requests.Response) -> str | None:
+        next_page = response_payload(response).get("next_page") or {}
+        return next_page.get("offset")
+
+
+def response_payload(response: requests.Response) -> dict[str, t.Any]:
+    """Return the parsed JSON body, parsing it once per response."""
+    payload = getattr(response, "asana_payload", None)
+    if payload is None:
+        payload = response.json(parse_float=decimal.Decimal)
+        response.asana_payload = payload  # type: ignore[attr-defined]
+    return payload
+
+
+def asana_error_message(response: requests.Response) -> str:
+    """Return the `message` fields of an Asana error body, or the start of the body."""
+    try:
+        errors = response.json().get("errors") or []
+        messages = [str(error["message"]) for error in errors if error.get("message")]
+    except (ValueError, AttributeError, TypeError, KeyError):
+        messages = []
+    if messages:
+        return "; ".join(messages)
+    text = response.text.strip().replace("\n", " ")
+    return text[:200] if text else "no error message in the response"
+
+
+def to_asana_timestamp(value: str | datetime) -> str:
+    """Format a timestamp the way Asana writes them: UTC, milliseconds, `Z`.
+
+    A value without a time zone is taken as UTC; a date alone means its midnight UTC.
+    """
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    """Return the wait that a Retry-After header asks for, or None when there is none."""
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+
+
+class AsanaStream(RESTStream):
+    """Base stream: one Asana list endpoint, fetched page by page with opt_fields.
+
+    Subclasses declare `name`, `path` and, when the list needs them, `query_params`.
+    The schema comes from `schemas/<name>.json` and the fields requested from
+    `schemas/opt_fields.json`; both are generated together from Asana's OpenAPI spec.
+    """
+
+    records_jsonpath = "$.data[*]"
+    primary_keys = ("gid",)
+    schema = StreamSchema(SchemaDirectory(schemas))
+
+    # Set by singer-sdk's Stream.__init__; annotated for the shared session and limits.
+    _tap: TapAsana
+
+    @property
+    def url_base(self) -> str:
+        """Return the API root from the `api_url` setting, without a trailing slash."""
+        return str(self.config["api_url"]).rstrip("/")
+
+    @cached_property
+    def authenticator(self) -> BearerTokenAuthenticator:
+        """Return the bearer-token authenticator for `access_token`."""
+        return BearerTokenAuthenticator(token=self.config["access_token"])
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """Return the session shared by every stream and worker thread of the tap."""
+        return self._tap.requests_session
+
+    @property
+    def timeout(self) -> float:  # type: ignore[override]
+        """Return the per-request timeout in seconds (`request_timeout`)."""
+        return float(self.config["request_timeout"])
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Return whether full-table syncs send ACTIVATE_VERSION (on by default)."""
+        return bool(self.config.get("emit_activate_version_messages", True))
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        """Return no partitions: only streams with per-parent state define them."""
+        return None
+
+    @cached_property
+    def opt_fields(self) -> list[str]:
+        """Return the fields this stream requests, generated with its schema."""
+        text = resources.files(schemas).joinpath("opt_fields.json").read_text("utf-8")
+        return list(json.loads(text)[self.name])
+
+    def get_new_paginator(self) -> NextPageOffsetPaginator:
+        """Return a paginator on `next_page.offset`."""
+        return NextPageOffsetPaginator()
+
+    # Requests
+
+    def listing(self, path: str, **query: str) -> Listing:
+        """Return the listing of `path` with this stream's opt_fields and `query`."""
+        return Listing(path, {"opt_fields": ",".join(self.opt_fields), **query})
+
+    def fetch(self, listing: Listing) -> list[dict]:
+        """Return every record of a listing, following `next_page` to the end.
+
+        Safe to call from worker threads. When Asana rejects an expired pagination
+        offset, the listing starts again from the first page and records already
+        returned are skipped, so each gid appears once.
+        """
+        records: list[dict] = []
+        seen: set[str] = set()
+        for restart in range(MAX_LISTING_RESTARTS + 1):
+            try:
+                for record in self._iter_pages(listing):
+                    gid = record.get("gid")
+                    if gid is None or gid not in seen:
+                        records.append(record)
+                        if gid is not None:
+                            seen.add(gid)
+                return records
+            except ExpiredOffsetError as exc:
+                if restart == MAX_LISTING_RESTARTS:
+                    raise
+                self.logger.warning(
+                    "Restarting the listing of %s from its first page: %s",
+                    listing.path,
+                    exc,
+                )
+        return records  # pragma: no cover - the loop returns or raises
+
+    def _iter_pages(self, listing: Listing) -> t.Iterator[dict]:
+        paginator = self.get_new_paginator()
+        send = self.request_decorator(self._send)
+        while not paginator.finished:
+            params: dict[str, t.Any] = {**listing.params, "limit": PAGE_SIZE}
+            if paginator.current_value:
+                params["offset"] = paginator.current_value
+            http_request = HTTPRequest(
+                url=self.url_base + listing.path,
+                params=params,
+                headers=self.http_headers,
+                safe_query_chars=",.",
+            )
+            prepared = self.build_prepared_request(
+                method="GET",
+                url=http_request.url,
+                params=http_request.encode_params(),
+                headers=http_request.headers,
+            )
+            response = send(prepared)
+            yield from extract_jsonpath(self.records_jsonpath, response_payload(response))
+            paginator.advance(response)
+
+    def _send(self, prepared: requests.PreparedRequest) -> requests.Response:
+        """Send one request within the tap's limits and return the checked response."""
+        with self._tap.limiter:
+            response = self._request(prepared, None)
+        try:
+            response_payload(response)
+        except ValueError as exc:
+            # A connection dropped mid-body can leave a truncated JSON document.
+            msg = f"invalid JSON in the response to GET {urlparse(response.url).path}"
+            raise RetriableAPIError(msg, response) from exc
+        return response
+
+    # Error policy: the only place that decides between retrying and failing.
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Raise RetriableAPIError or FatalAPIError for an error response.
+
+        429 and 500/502/503/504 are retried; a 400 about the pagination offset raises
+        ExpiredOffsetError so that the listing restarts; other errors fail at once.
+        """
+        status = response.status_code
+        if status < HTTPStatus.BAD_REQUEST:
+            return
+        message = self.response_error_message(response)
+        if status in RETRIABLE_STATUSES:
+            raise RetriableAPIError(message, response)
+        if status == HTTPStatus.BAD_REQUEST and self._is_offset_error(response):
+            raise ExpiredOffsetError(message)
+        raise FatalAPIError(message)
+
+    @staticmethod
+    def _is_offset_error(response: requests.Response) -> bool:
+        sent_offset = "offset=" in (urlparse(response.url).query or "")
+        text = asana_error_message(response).lower()
+        return sent_offset and "offset" in text and "pagination token" in text
+
+    def response_error_message(self, response: requests.Response) -> str:
+        """Return a one-line error: status, path, Asana's message and what to do.
+
+        Only the URL path is shown: the query (opt_fields, offsets) is long and says
+        nothing useful, and the token is never part of the URL.
+        """
+        status = response.status_code
+        path = urlparse(response.url).path or "?"
+        message = (
+            f"GET {path} failed with {status} {response.reason}: "
+            f"{asana_error_message(response)}"
+        )
+        hint = CLIENT_ERROR_HINTS.get(status)  # type: ignore[call-overload]
+        return f"{message}. {hint}" if hint else message
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        """Retry `func` on retriable errors until `retry_time_budget` seconds have passed."""
+        decorated = backoff.on_exception(
+            self._retry_waits,
+            RETRIABLE_EXCEPTIONS,
+            max_tries=None,
+            max_time=float(self.config["retry_time_budget"]),
+            jitter=None,
+            on_backoff=self.backoff_handler,
+            raise_on_giveup=True,
+        )(func)
+
+        def call_with_budget(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            try:
+                return decorated(*args, **kwargs)
+            except RETRIABLE_EXCEPTIONS as exc:
+                raise FatalAPIError(self._give_up_message(exc)) from exc
+
+        return call_with_budget
+
+    def _retry_waits(self) -> t.Generator[float, BaseException | None, None]:
+        """Yield the wait before each retry; backoff sends in the exception first."""
+        attempt = 0
+        exc = yield  # type: ignore[misc]
+        while True:
+            attempt += 1
+            response = getattr(exc, "response", None)
+            wait = None
+            if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+                wait = retry_after_seconds(response)
+            if wait is not None:
+                # Asana limits per token, so every worker waits, not only this one.
+                self._tap.limiter.pause_until(time.monotonic() + wait)
+            else:
+                ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+                wait = ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - not for security
+            exc = yield wait
+
+    def backoff_handler(self, details: Details) -> None:
+        """Log each retry with the path, the wait and the error, never the URL query."""
+        exc = details.get("exception")
+        self.logger.warning(
+            "Retrying in %.1f s (attempt %d): %s",
+            details.get("wait") or 0.0,
+            details.get("tries", 0) + 1,
+            self._describe_error(exc),
+        )
+
+    def _describe_error(self, exc: BaseException | None) -> str:
+        if isinstance(exc, RetriableAPIError):
+            return str(exc)
+        request = getattr(exc, "request", None)
+        path = urlparse(getattr(request, "url", None) or "").path or "?"
+        return f"GET {path} failed: {type(exc).__name__}"
+
+    def _give_up_message(self, exc: BaseException) -> str:
+        budget = float(self.config["retry_time_budget"])
+        return (
+            f"{self._describe_error(exc)}. Gave up after retrying for {budget:g} s; "
+            "raise retry_time_budget, or lower max_concurrent_requests or "
+            "max_requests_per_minute if Asana is rate-limiting the token."
+        )
+
+    # Records
+
+    def generate_child_contexts(
+        self,
+        record: dict,
+        context: Context | None,
+    ) -> t.Iterable[Context | None]:
+        """Drop partition keys that singer-sdk copied into a record but the schema lacks.
+
+        singer-sdk adds each key of the state partition (for example `project_gid` of
+        the tasks stream) to the record just before calling this hook. A task can sit
+        in several projects, so such a key would be wrong, and it is not in the schema.
+        """
+        properties = self.schema["properties"]
+        for key in context or {}:
+            if key not in properties:
+                record.pop(key, None)
+        return super().generate_child_contexts(record, context)
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        """Return the records of this stream's single listing at `path`."""
+        yield from self.fetch(self.listing(self.path))
+
+    # Fan-out over parents
+
+    def fan_out(
+        self,
+        parents: t.Iterable[dict],
+        make_listing: t.Callable[[dict], Listing],
+    ) -> t.Iterator[tuple[dict, list[dict]]]:
+        """Yield `(parent, records)` for each parent, fetching listings concurrently."""
+        return ordered_map(
+            lambda parent: self.fetch(make_listing(parent)),
+            parents,
+            workers=self._tap.max_workers,
+        )
+
+    def workspaces(self) -> list[dict]:
+        """Return the workspaces to sync (every one the token sees, or `workspace_gid`)."""
+        return self._tap.directory.workspaces(self)
+
+    def projects(self) -> list[dict]:
+        """Return `{"project_gid", "workspace_gid"}` for every project to sync."""
+        return self._tap.directory.projects(self)
+
+    # Incremental helpers
+
+    def bookmark_for(self, context: Context | None) -> str | None:
+        """Return where a sync of `context` starts: its bookmark or `start_date`.
+
+        This mirrors singer-sdk's starting value, which the SDK writes only when the
+        partition's turn comes; prefetching needs it earlier. The result is in
+        Asana's `...Z` form, or None for "from the beginning".
+        """
+        state = self.get_context_state(context)
+        value = None
+        if state.get("replication_key") == self.replication_key:
+            value = state.get("replication_key_value")
+        start_date = self.config.get("start_date")
+        if start_date:
+            value = self.compare_start_date(value, start_date) if value else start_date
+        return to_asana_timestamp(value) if value else None
+
+    def write_finished_partitions_state(self) -> None:
+        """Send a STATE message for the partitions that have finished so far.
+
+        singer-sdk finalizes each partition's bookmark when it ends but writes STATE
+        only every 10,000 records, so a run stopped midway would lose the finished
+        partitions' progress without this.
+        """
+        self._tap.state_writer.write_state(self.tap_state)
+
+
+class Directory:
+    """The workspaces and projects of one run, listed once and shared by all streams."""
+
+    def __init__(self, workspace_gid: str | None) -> None:
+        self._workspace_gid = workspace_gid
+        self._workspaces: list[dict] | None = None
+        self._projects: list[dict] | None = None
+
+    def workspaces(self, stream: AsanaStream) -> list[dict]:
+        """Return the full workspace records to sync, listing them on first use."""
+        if self._workspaces is None:
+            listing = Listing(
+                "/workspaces", {"opt_fields": ",".join(_workspace_opt_fields())}
+            )
+            found = stream.fetch(listing)
+            if self._workspace_gid is None:
+                self._workspaces = found
+            else:
+                self._workspaces = [w for w in found if w["gid"] == self._workspace_gid]
+                if not self._workspaces:
+                    visible = ", ".join(w["gid"] for w in found) or "none"
+                    msg = (
+                        f"workspace_gid {self._workspace_gid!r} is not a workspace this "
+                        f"access token can read (it can read: {visible}). Set "
+                        "workspace_gid to one of those, or remove it to sync them all."
+                    )
+                    raise FatalAPIError(msg)
+        return [dict(workspace) for workspace in self._workspaces]
+
+    def projects(self, stream: AsanaStream) -> list[dict]:
+        """Return `{"project_gid", "workspace_gid"}` for every project, archived included."""
+        if self._projects is None:
+            workspaces = self.workspaces(stream)
+            fetched = stream.fan_out(
+                workspaces,
+                lambda workspace: Listing("/projects", {"workspace": workspace["gid"]}),
+            )
+            self._projects = [
+                {"project_gid": project["gid"], "workspace_gid": workspace["gid"]}
+                for workspace, projects in fetched
+                for project in projects
+            ]
+            stream.logger.info(
+                "Found %d projects in %d workspaces", len(self._projects), len(workspaces)
+            )
+        return [dict(project) for project in self._projects]
+
+
+def _workspace_opt_fields() -> list[str]:
+    text = resources.files(schemas).joinpath("opt_fields.json").read_text("utf-8")
+    return list(json.loads(text)["workspaces"])
+

@@ -1,0 +1,96 @@
+"""Bounded concurrent fetching for a tap whose streams sync one at a time.
+
+singer-sdk syncs streams and partitions sequentially. The tap still fetches independent
+listings (one project's tasks, one task's stories) in worker threads, while the main
+thread consumes the results in input order, so records are emitted deterministically and
+bookmarks advance exactly as in a sequential run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing as t
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
+_Item = t.TypeVar("_Item")
+_Result = t.TypeVar("_Result")
+
+
+class RequestLimiter:
+    """Cap concurrent requests and pace them to a number per minute.
+
+    Every HTTP request of the tap, retries included, holds one slot while it is in
+    flight. A rate-limit answer can also pause every thread until a given time, so that
+    workers do not keep sending requests that Asana will reject (rejected requests still
+    count against Asana's per-minute quota).
+    """
+
+    def __init__(self, max_concurrent: int, max_per_minute: int | None = None) -> None:
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._interval = 60.0 / max_per_minute if max_per_minute else 0.0
+        self._lock = threading.Lock()
+        self._next_start = 0.0
+        self._paused_until = 0.0
+
+    def pause_until(self, deadline: float) -> None:
+        """Hold back new requests of every thread until `deadline` (time.monotonic)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, deadline)
+
+    def _wait_for_turn(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start, self._paused_until)
+            self._next_start = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+    def __enter__(self) -> RequestLimiter:
+        self._slots.acquire()
+        try:
+            self._wait_for_turn()
+        except BaseException:
+            self._slots.release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._slots.release()
+
+
+def ordered_map(
+    function: t.Callable[[_Item], _Result],
+    items: t.Iterable[_Item],
+    *,
+    workers: int,
+) -> t.Iterator[tuple[_Item, _Result]]:
+    """Yield `(item, function(item))` in input order, computing up to `workers` at once.
+
+    At most `2 * workers` results are computed ahead of the consumer, which bounds
+    memory whatever the number of items. An exception raised by `function` is raised
+    here when its item's turn comes; results for earlier items are yielded first.
+    """
+    window = max(1, 2 * workers)
+    pending: deque[tuple[_Item, Future[_Result]]] = deque()
+    iterator = iter(items)
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tap-asana")
+    try:
+        for item in iterator:
+            pending.append((item, executor.submit(function, item)))
+            if len(pending) >= window:
+                break
+        while pending:
+            item, future = pending.popleft()
+            result = future.result()
+            next_item = next(iterator, _EXHAUSTED)
+            if next_item is not _EXHAUSTED:
+                pending.append((next_item, executor.submit(function, next_item)))  # type: ignore[arg-type]
+            yield item, result
+    finally:
+        # Also reached when the consumer stops early or an item failed: drop the rest.
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+_EXHAUSTED = object()

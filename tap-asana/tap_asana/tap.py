@@ -1,0 +1,177 @@
+"""TapAsana: settings, shared HTTP resources and the stream list."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import typing as t
+from functools import cached_property
+
+import requests
+from requests.adapters import HTTPAdapter
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import FatalAPIError
+
+from tap_asana.client import Directory
+from tap_asana.concurrency import RequestLimiter
+from tap_asana.streams import STREAM_TYPES
+
+if t.TYPE_CHECKING:
+    from tap_asana.client import AsanaStream
+
+DEFAULT_API_URL = "https://app.asana.com/api/1.0"
+
+# Asana allows 50 concurrent GET requests per token.
+ASANA_MAX_CONCURRENT_READS = 50
+
+
+class TapAsana(Tap):
+    """Singer tap for Asana, built on singer-sdk."""
+
+    name = "tap-asana"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "access_token",
+            th.StringType(min_length=1),
+            required=True,
+            secret=True,
+            title="Access token",
+            description="Asana personal access token or OAuth access token.",
+        ),
+        th.Property(
+            "workspace_gid",
+            th.StringType(min_length=1),
+            title="Workspace gid",
+            description=(
+                "Sync only this workspace. Leave unset to sync every workspace the "
+                "token can read."
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType(),
+            title="Start date",
+            description=(
+                "Earliest task modified_at to sync on a first run (ISO 8601). Leave "
+                "unset to sync all tasks."
+            ),
+        ),
+        th.Property(
+            "api_url",
+            th.StringType(pattern=r"^https?://\S+$"),
+            default=DEFAULT_API_URL,
+            title="API URL",
+            description="Root of the Asana REST API.",
+        ),
+        th.Property(
+            "stories_mode",
+            th.StringType(),
+            allowed_values=["full", "incremental"],
+            default="full",
+            title="Stories mode",
+            description=(
+                "`full` reads the stories of every task and replaces the table; "
+                "`incremental` reads only the stories of tasks modified since the "
+                "last run, to be merged on gid."
+            ),
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType(exclusive_minimum=0),
+            default=60,
+            title="Request timeout",
+            description="Seconds to wait for Asana to answer one request.",
+        ),
+        th.Property(
+            "max_concurrent_requests",
+            th.IntegerType(minimum=1, maximum=ASANA_MAX_CONCURRENT_READS),
+            default=10,
+            title="Maximum concurrent requests",
+            description=(
+                "Requests in flight at once, from 1 to 50 (Asana's limit for reads "
+                "per token)."
+            ),
+        ),
+        th.Property(
+            "max_requests_per_minute",
+            th.IntegerType(minimum=1),
+            title="Maximum requests per minute",
+            description=(
+                "Space requests evenly to stay under this rate. Leave unset to rely on "
+                "Asana's 429 answers; set 150 for a free workspace (paid plans allow "
+                "1,500)."
+            ),
+        ),
+        th.Property(
+            "retry_time_budget",
+            th.NumberType(minimum=0),
+            default=600,
+            title="Retry time budget",
+            description=(
+                "Seconds one request may spend retrying after rate limits (429), "
+                "server errors (500, 502, 503, 504), timeouts and dropped connections "
+                "before the sync fails."
+            ),
+        ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType(),
+            default=True,
+            title="Emit ACTIVATE_VERSION messages",
+            description=(
+                "Send ACTIVATE_VERSION for full-table streams so that targets replace "
+                "those tables instead of appending to them."
+            ),
+        ),
+    ).to_dict()
+
+    def discover_streams(self) -> list[AsanaStream]:
+        """Return one instance of each stream."""
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @cached_property
+    def max_workers(self) -> int:
+        """Return how many listings the tap fetches at once."""
+        return int(self.config["max_concurrent_requests"])
+
+    @cached_property
+    def requests_session(self) -> requests.Session:
+        """Return the HTTP session shared by all streams and worker threads."""
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_workers)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    @cached_property
+    def limiter(self) -> RequestLimiter:
+        """Return the limiter that every request of this run passes through."""
+        return RequestLimiter(
+            self.max_workers, self.config.get("max_requests_per_minute")
+        )
+
+    @cached_property
+    def directory(self) -> Directory:
+        """Return the workspaces and projects of this run, listed on first use."""
+        return Directory(self.config.get("workspace_gid"))
+
+    @classmethod
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """Run the tap; an Asana error ends it with one log line and exit code 1.
+
+        The traceback is logged too when the log level is DEBUG
+        (`TAP_ASANA_LOGLEVEL=DEBUG`).
+        """
+        try:
+            super().invoke(*args, **kwargs)
+        except FatalAPIError as exc:
+            cls.logger.error(  # noqa: TRY400 - the traceback is opt-in
+                "%s", exc, exc_info=cls.logger.isEnabledFor(logging.DEBUG)
+            )
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    TapAsana.cli()
