@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from functools import cache
 from importlib import import_module
@@ -23,7 +24,7 @@ PLUGINS = [("extractors", "tap-asana"), ("loaders", "target-duckdb")]
 KIND_BY_JSON_TYPE = {
     "string": {"string", "options", "date_iso8601", "file"},
     "integer": {"integer"},
-    "number": {"integer", "string"},
+    "number": {"decimal"},
     "boolean": {"boolean"},
     "object": {"object"},
     "array": {"array"},
@@ -68,13 +69,22 @@ def json_types(schema: dict[str, Any]) -> set[str]:
     return types - {"null"}
 
 
-def env_example_names() -> list[str]:
-    names = []
+# A variable line, commented out (an optional setting shown with its default) or not.
+ENV_LINE = re.compile(r"^(?P<optional>#\s*)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
+
+
+def env_example_lines() -> dict[str, tuple[bool, str]]:
+    """Return {variable: (commented out, value)} for every variable line of .env.example."""
+    lines = {}
     for line in (REPO_ROOT / ".env.example").read_text().splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            names.append(stripped.split("=", 1)[0])
-    return names
+        match = ENV_LINE.match(line.strip())
+        if match:
+            lines[match["name"]] = (bool(match["optional"]), match["value"])
+    return lines
+
+
+def env_example_names() -> list[str]:
+    return list(env_example_lines())
 
 
 def env_prefix(plugin: str) -> str:
@@ -143,6 +153,28 @@ def test_env_example_names_only_known_plugins() -> None:
 
 
 def test_env_example_leaves_token_empty() -> None:
-    lines = (REPO_ROOT / ".env.example").read_text().splitlines()
+    assert env_example_lines()["TAP_ASANA_ACCESS_TOKEN"] == (False, "")
 
-    assert "TAP_ASANA_ACCESS_TOKEN=" in lines
+
+@pytest.mark.parametrize("name", [name for _, name in PLUGINS])
+def test_env_example_required_settings_active(name: str) -> None:
+    required = about(name)["settings"].get("required", [])
+    lines = env_example_lines()
+
+    for setting in required:
+        commented_out, _ = lines[env_prefix(name) + setting.upper()]
+        assert not commented_out, setting
+
+
+@pytest.mark.parametrize("name", [name for _, name in PLUGINS])
+def test_env_example_defaults_match_about(name: str) -> None:
+    reported = about(name)["settings"]["properties"]
+    prefix = env_prefix(name)
+
+    for variable, (commented_out, value) in env_example_lines().items():
+        setting = variable[len(prefix) :].lower()
+        if not variable.startswith(prefix) or not commented_out:
+            continue
+        default = reported[setting].get("default")
+        if default is not None:
+            assert value == json.dumps(default).strip('"'), variable
