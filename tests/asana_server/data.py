@@ -8,6 +8,7 @@ between records and never mutated in place: mutations replace them.
 from __future__ import annotations
 
 import bisect
+import gc
 import html
 import random
 import threading
@@ -86,15 +87,30 @@ COMMENTS = [
 ]
 
 
+_DAY_PREFIXES: dict[int, str] = {}
+
+
 def format_timestamp(ms: int) -> str:
     """Format epoch milliseconds as Asana does: `2024-05-24T19:50:18.053Z`."""
-    seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    day, rest = divmod(ms, DAY_MS)
+    prefix = _DAY_PREFIXES.get(day)
+    if prefix is None:
+        prefix = time.strftime("%Y-%m-%dT", time.gmtime(day * 86_400))
+        _DAY_PREFIXES[day] = prefix
+    seconds, millis = divmod(rest, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
 
 
 def format_date(ms: int) -> str:
     """Format the UTC date of epoch milliseconds as `YYYY-MM-DD`."""
-    return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
+    return format_timestamp(ms)[:10]
+
+
+def between(rng: random.Random, low: int, high: int) -> int:
+    """Draw an integer in [low, high); faster than randrange for wide millisecond ranges."""
+    return low + int(rng.random() * (high - low))
 
 
 def now_ms() -> int:
@@ -150,10 +166,28 @@ class Store:
         # Workspace gid -> custom field definitions and users, for generating tasks.
         self._workspace_fields: dict[str, list[Record]] = defaultdict(list)
         self._project_fields: dict[str, list[Record]] = {}
-        self._generate()
+        self._definition_views: dict[str, Record] = {}
+        self._references: dict[str, Record] = {}
+        # Generation allocates millions of objects that all stay alive; pausing the cyclic
+        # garbage collector meanwhile saves it from rescanning them again and again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._generate()
+        finally:
+            if collecting:
+                gc.enable()
 
     # ----------------------------------------------------------------------------------------
     # Generation
+
+    def ref(self, record: Record) -> Record:
+        """Return the shared compact reference to a record that is never renamed (not a task)."""
+        reference = self._references.get(record["gid"])
+        if reference is None:
+            reference = compact(record)
+            self._references[record["gid"]] = reference
+        return reference
 
     def new_gid(self) -> str:
         gid = str(self._next_gid)
@@ -219,7 +253,7 @@ class Store:
             "name": name,
             "email": f"user{index}@acme.example.com",
             "photo": photo,
-            "workspaces": [compact(w) for w in workspaces],
+            "workspaces": [self.ref(w) for w in workspaces],
             "custom_fields": [],
         }
         self.users[gid] = record
@@ -237,7 +271,7 @@ class Store:
             "name": name,
             "description": description,
             "html_description": f"<body>{html.escape(description, quote=False)}</body>",
-            "organization": compact(org),
+            "organization": self.ref(org),
             "permalink_url": f"https://app.asana.com/0/team/{gid}",
             "visibility": rng.choice(["secret", "request_to_join", "public"]),
             "edit_team_name_or_description_access_level": "all_team_members",
@@ -300,7 +334,7 @@ class Store:
                 "input_restrictions": ["task"],
                 "privacy_setting": "public",
                 "default_access_level": "editor",
-                "created_by": compact(user),
+                "created_by": self.ref(user),
                 "description": f"{name} of the work item.",
             }
             self.custom_fields[gid] = definition
@@ -315,7 +349,7 @@ class Store:
                 "resource_type": "user_task_list",
                 "name": "My Tasks",
                 "owner": {"gid": user["gid"], "resource_type": "user", "name": user["name"]},
-                "workspace": compact(workspace),
+                "workspace": self.ref(workspace),
             }
 
     def user_task_list_for(self, user_gid: str, workspace_gid: str) -> Record | None:
@@ -328,7 +362,7 @@ class Store:
         rng = self.rng
         gid = self.new_gid()
         users = self.workspace_users[workspace["gid"]]
-        created = rng.randrange(DATA_START_MS, DATA_START_MS + 30 * DAY_MS)
+        created = between(rng, DATA_START_MS, DATA_START_MS + 30 * DAY_MS)
         record = {
             "gid": gid,
             "resource_type": "tag",
@@ -336,8 +370,8 @@ class Store:
             "color": TAG_COLORS[index % len(TAG_COLORS)],
             "notes": "" if index % 2 else "Used for triage.",
             "created_at": format_timestamp(created),
-            "followers": [compact(self.users[str(u)]) for u in users[: index % 3]],
-            "workspace": compact(workspace),
+            "followers": [self.ref(self.users[str(u)]) for u in users[: index % 3]],
+            "workspace": self.ref(workspace),
             "permalink_url": f"https://app.asana.com/0/{gid}/list",
         }
         self.tags[gid] = record
@@ -350,13 +384,13 @@ class Store:
         ws_gid = workspace["gid"]
         users = [self.users[str(u)] for u in self.workspace_users[ws_gid]]
         owner = users[index % len(users)]
-        created = rng.randrange(DATA_START_MS, DATA_START_MS + 60 * DAY_MS)
-        modified = rng.randrange(created, DATA_END_MS)
+        created = between(rng, DATA_START_MS, DATA_START_MS + 60 * DAY_MS)
+        modified = between(rng, created, DATA_END_MS)
         archived = index % 5 == 4
         completed = archived and index % 2 == 0
         notes = NOTES[index % len(NOTES)]
         due_on = format_date(modified + 30 * DAY_MS) if index % 3 == 0 else None
-        members = [compact(u) for u in users[: 1 + index % len(users)]]
+        members = [self.ref(u) for u in users[: 1 + index % len(users)]]
         # Every second project uses all the workspace's custom fields, the others none of them.
         fields = self._workspace_fields[ws_gid] if index % 2 == 0 else []
         self._project_fields[gid] = fields
@@ -388,16 +422,16 @@ class Store:
             "custom_fields": [],
             "completed": completed,
             "completed_at": format_timestamp(modified) if completed else None,
-            "completed_by": compact(owner) if completed else None,
-            "followers": [compact(owner)],
-            "owner": compact(owner) if index % 6 != 5 else None,
+            "completed_by": self.ref(owner) if completed else None,
+            "followers": [self.ref(owner)],
+            "owner": self.ref(owner) if index % 6 != 5 else None,
             "permalink_url": f"https://app.asana.com/0/{gid}/{gid}",
             "project_brief": None,
             "created_from_template": None,
-            "workspace": compact(workspace),
+            "workspace": self.ref(workspace),
         }
         if index % 4 == 1:
-            status_ms = rng.randrange(created, modified + 1)
+            status_ms = between(rng, created, modified + 1)
             record["current_status"] = {
                 "gid": self.new_gid(),
                 "resource_type": "project_status",
@@ -405,9 +439,9 @@ class Store:
                 "text": "On track.",
                 "html_text": "<body>On track.</body>",
                 "color": "green",
-                "author": compact(owner),
+                "author": self.ref(owner),
                 "created_at": format_timestamp(status_ms),
-                "created_by": compact(owner),
+                "created_by": self.ref(owner),
                 "modified_at": format_timestamp(status_ms),
             }
             record["current_status_update"] = {
@@ -426,8 +460,8 @@ class Store:
             record["custom_field_settings"].append({
                 "gid": self.new_gid(),
                 "resource_type": "custom_field_setting",
-                "project": compact(record),
-                "parent": compact(record),
+                "project": self.ref(record),
+                "parent": self.ref(record),
                 "is_important": important < 2,
                 "custom_field": self._field_definition_view(definition),
             })
@@ -437,7 +471,7 @@ class Store:
             team_gids = self.workspace_teams[ws_gid]
             if team_gids:
                 team = self.teams[str(team_gids[index % len(team_gids)])]
-                record["team"] = compact(team)
+                record["team"] = self.ref(team)
                 self.team_projects[team["gid"]].append(int(gid))
         self.projects[gid] = record
         self.workspace_projects[ws_gid].append(int(gid))
@@ -445,10 +479,13 @@ class Store:
         for position in range(section_count):
             self._make_section(record, position, created)
 
-    @staticmethod
-    def _field_definition_view(definition: Record) -> Record:
-        """Return a custom field definition without value fields, as projects show it."""
-        return {k: v for k, v in definition.items() if k != "description"}
+    def _field_definition_view(self, definition: Record) -> Record:
+        """Return a new copy of a custom field definition as records embed it."""
+        view = self._definition_views.get(definition["gid"])
+        if view is None:
+            view = {k: v for k, v in definition.items() if k != "description"}
+            self._definition_views[definition["gid"]] = view
+        return dict(view)
 
     def _make_section(self, project: Record, position: int, created_ms: int) -> Record:
         gid = self.new_gid()
@@ -460,8 +497,8 @@ class Store:
             "resource_type": "section",
             "name": name,
             "created_at": format_timestamp(created_ms + position * 1000),
-            "project": compact(project),
-            "projects": [compact(project)],
+            "project": self.ref(project),
+            "projects": [self.ref(project)],
         }
         self.sections[gid] = record
         self.project_sections[project["gid"]].append(int(gid))
@@ -493,8 +530,8 @@ class Store:
         serial = int(gid) - FIRST_GID
 
         if created_ms is None:
-            created = rng.randrange(DATA_START_MS, DATA_END_MS - DAY_MS)
-            modified = rng.randrange(created, DATA_END_MS)
+            created = between(rng, DATA_START_MS, DATA_END_MS - DAY_MS)
+            modified = between(rng, created, DATA_END_MS)
         else:
             created = modified = created_ms
 
@@ -530,17 +567,17 @@ class Store:
         assignee = None if rng.random() < 0.25 else self.users[str(rng.choice(users))]
         creator = self.users[str(rng.choice(users))]
         completed = rng.random() < 0.3
-        completed_at = rng.randrange(created, modified + 1) if completed else None
+        completed_at = between(rng, created, modified + 1) if completed else None
 
         due_on = due_at = start_on = start_at = None
         due_roll = rng.random()
         if due_roll < 0.4:
-            due_day = created + rng.randrange(1, 60) * DAY_MS
+            due_day = created + between(rng, 1, 60) * DAY_MS
             due_on = format_date(due_day)
             if rng.random() < 0.3:
                 start_on = format_date(due_day - 3 * DAY_MS)
         elif due_roll < 0.6:
-            due_ms = created + rng.randrange(1, 60 * 24) * 3_600_000
+            due_ms = created + between(rng, 1, 60 * 24) * 3_600_000
             due_at = format_timestamp(due_ms)
             if rng.random() < 0.3:
                 start_at = format_timestamp(due_ms - 2 * 3_600_000)
@@ -549,7 +586,7 @@ class Store:
         for member_project in projects:
             section_gids = self.project_sections[member_project["gid"]]
             section = self.sections[str(section_gids[serial % len(section_gids)])]
-            memberships.append({"project": compact(member_project), "section": compact(section)})
+            memberships.append({"project": self.ref(member_project), "section": self.ref(section)})
 
         tag_count = rng.choice([0, 0, 1, 2])
         ws_tags = self.workspace_tags[ws_gid]
@@ -557,14 +594,14 @@ class Store:
 
         followers = []
         if assignee is not None:
-            followers.append(compact(assignee))
+            followers.append(self.ref(assignee))
         if rng.random() < 0.5 and (assignee is None or creator["gid"] != assignee["gid"]):
-            followers.append(compact(creator))
+            followers.append(self.ref(creator))
 
         likes = []
         if rng.random() < 0.15:
             liker = self.users[str(rng.choice(users))]
-            likes.append({"gid": self.new_gid(), "user": compact(liker)})
+            likes.append({"gid": self.new_gid(), "user": self.ref(liker)})
 
         custom_fields: list[Record] = []
         seen_fields: set[str] = set()
@@ -590,10 +627,10 @@ class Store:
             "approval_status": rng.choice(["pending", "approved", "rejected", "changes_requested"])
             if subtype == "approval" else "pending",
             "assignee_status": "upcoming" if assignee is not None else "inbox",
-            "assigned_by": compact(creator) if assignee is not None else None,
+            "assigned_by": self.ref(creator) if assignee is not None else None,
             "completed": completed,
             "completed_at": format_timestamp(completed_at) if completed_at is not None else None,
-            "completed_by": compact(assignee or creator) if completed else None,
+            "completed_by": self.ref(assignee or creator) if completed else None,
             "created_at": format_timestamp(created),
             "dependencies": dependencies,
             "dependents": [],
@@ -616,16 +653,16 @@ class Store:
             "start_at": start_at,
             "start_on": start_on,
             "actual_time_minutes": round(rng.random() * 600, 1) if rng.random() < 0.1 else None,
-            "assignee": compact(assignee) if assignee is not None else None,
+            "assignee": self.ref(assignee) if assignee is not None else None,
             "assignee_section": None,
             "custom_fields": custom_fields,
             "custom_type": None,
             "custom_type_status_option": None,
             "followers": followers,
             "parent": None,
-            "projects": [compact(p) for p in projects],
-            "tags": [compact(t) for t in tags],
-            "workspace": compact(workspace),
+            "projects": [self.ref(p) for p in projects],
+            "tags": [self.ref(t) for t in tags],
+            "workspace": self.ref(workspace),
             "permalink_url": f"https://app.asana.com/1/{ws_gid}/task/{gid}",
         }
         if parent is not None:
@@ -673,11 +710,15 @@ class Store:
             value["multi_enum_values"] = options
             value["display_value"] = ", ".join(o["name"] for o in options)
         elif field_type == "date":
-            day = format_date(rng.randrange(DATA_START_MS, DATA_END_MS))
-            value["date_value"] = {"date": day, "date_time": None}
+            moment = between(rng, DATA_START_MS, DATA_END_MS)
+            day = format_date(moment)
+            # The spec types date_time as a non-null string, so a date without a time omits it.
+            value["date_value"] = {"date": day}
+            if rng.random() < 0.3:
+                value["date_value"]["date_time"] = format_timestamp(moment)
             value["display_value"] = day
         elif field_type == "people":
-            people = [compact(self.users[str(u)]) for u in rng.sample(users, min(2, len(users)))]
+            people = [self.ref(self.users[str(u)]) for u in rng.sample(users, min(2, len(users)))]
             value["people_value"] = people
             value["display_value"] = ", ".join(p["name"] for p in people)
         return value
@@ -710,7 +751,7 @@ class Store:
             return
         # Vary the count around the configured mean: some tasks get none, some twice as many.
         count = rng.choice([0, per_task, per_task, per_task, 2 * per_task])
-        times = sorted(rng.randrange(created_ms, modified_ms + 1) for _ in range(count))
+        times = sorted(between(rng, created_ms, modified_ms + 1) for _ in range(count))
         for story_ms in times:
             self._make_story(task, story_ms, rng, users, comment=rng.random() < 0.5)
 
@@ -724,7 +765,7 @@ class Store:
             "gid": gid,
             "resource_type": "story",
             "created_at": format_timestamp(story_ms),
-            "created_by": compact(author),
+            "created_by": self.ref(author),
             "resource_subtype": "comment_added",
             "text": "",
             "html_text": "",
@@ -776,7 +817,7 @@ class Store:
             record.update(resource_subtype="added_to_project", project=project,
                           text=f"added to {project['name']}")
         elif choice == 1:
-            user = compact(self.users[str(rng.choice(users))])
+            user = self.ref(self.users[str(rng.choice(users))])
             record.update(resource_subtype="assigned", assignee=user,
                           text=f"assigned to {user['name']}")
         elif choice == 2:
@@ -790,7 +831,7 @@ class Store:
             record.update(resource_subtype="name_changed", old_name="Old name",
                           new_name=task["name"], text=f"changed the name to \"{task['name']}\"")
         elif choice == 4:
-            follower = compact(self.users[str(rng.choice(users))])
+            follower = self.ref(self.users[str(rng.choice(users))])
             record.update(resource_subtype="added_follower", follower=follower,
                           text=f"added {follower['name']} as a collaborator")
         else:
