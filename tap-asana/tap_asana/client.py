@@ -244,6 +244,12 @@ class AsanaStream(RESTStream):
                 )
         return records  # pragma: no cover - the loop returns or raises
 
+    def fetch_one(self, listing: Listing) -> dict:
+        """Return the single object at a path such as `/workspaces/{gid}`."""
+        send = self.request_decorator(self._send)
+        response = send(self._prepare_get(listing.path, listing.params))
+        return dict(response_payload(response)["data"])
+
     def _iter_pages(self, listing: Listing) -> t.Iterator[dict]:
         paginator = self.get_new_paginator()
         send = self.request_decorator(self._send)
@@ -251,21 +257,24 @@ class AsanaStream(RESTStream):
             params: dict[str, t.Any] = {**listing.params, "limit": PAGE_SIZE}
             if paginator.current_value:
                 params["offset"] = paginator.current_value
-            http_request = HTTPRequest(
-                url=self.url_base + listing.path,
-                params=params,
-                headers=self.http_headers,
-                safe_query_chars=",.",
-            )
-            prepared = self.build_prepared_request(
-                method="GET",
-                url=http_request.url,
-                params=http_request.encode_params(),
-                headers=http_request.headers,
-            )
-            response = send(prepared)
+            response = send(self._prepare_get(listing.path, params))
             yield from extract_jsonpath(self.records_jsonpath, response_payload(response))
             paginator.advance(response)
+
+    def _prepare_get(self, path: str, params: dict[str, t.Any]) -> requests.PreparedRequest:
+        http_request = HTTPRequest(
+            url=self.url_base + path,
+            params=params,
+            headers=self.http_headers,
+            # Keep opt_fields readable in logs and proxies: `a,b.c` instead of `a%2Cb.c`.
+            safe_query_chars=",.",
+        )
+        return self.build_prepared_request(
+            method="GET",
+            url=http_request.url,
+            params=http_request.encode_params(),
+            headers=http_request.headers,
+        )
 
     def _send(self, prepared: requests.PreparedRequest) -> requests.Response:
         """Send one request within the tap's limits and return the checked response."""
@@ -465,22 +474,13 @@ class Directory:
     def workspaces(self, stream: AsanaStream) -> list[dict]:
         """Return the full workspace records to sync, listing them on first use."""
         if self._workspaces is None:
-            listing = Listing(
-                "/workspaces", {"opt_fields": ",".join(_workspace_opt_fields())}
-            )
-            found = stream.fetch(listing)
+            params = {"opt_fields": ",".join(_workspace_opt_fields())}
             if self._workspace_gid is None:
-                self._workspaces = found
+                self._workspaces = stream.fetch(Listing("/workspaces", params))
             else:
-                self._workspaces = [w for w in found if w["gid"] == self._workspace_gid]
-                if not self._workspaces:
-                    visible = ", ".join(w["gid"] for w in found) or "none"
-                    msg = (
-                        f"workspace_gid {self._workspace_gid!r} is not a workspace this "
-                        f"access token can read (it can read: {visible}). Set "
-                        "workspace_gid to one of those, or remove it to sync them all."
-                    )
-                    raise FatalAPIError(msg)
+                # One GET; Asana answers 403 or 404 if the token cannot read it.
+                path = f"/workspaces/{self._workspace_gid}"
+                self._workspaces = [stream.fetch_one(Listing(path, params))]
         return [dict(workspace) for workspace in self._workspaces]
 
     def projects(self, stream: AsanaStream) -> list[dict]:

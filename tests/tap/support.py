@@ -25,6 +25,8 @@ class TapRun:
     stdout: str
     stderr: str
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # Requests per route that the server counted during the run, when the test asked.
+    request_counts: dict[str, int] = field(default_factory=dict)
 
     def records(self, stream: str) -> list[dict[str, Any]]:
         return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
@@ -96,7 +98,9 @@ def run_tap(
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=process_env, check=False
     )
-    messages = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+    messages = []
+    if not set(args) & {"--discover", "--about"}:
+        messages = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
     return TapRun(completed.returncode, completed.stdout, completed.stderr, messages)
 
 
