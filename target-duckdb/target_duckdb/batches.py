@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import typing as t
 
@@ -59,8 +60,14 @@ class Source:
     kind: str
     rows: int = 0
     compression: str = "auto"
-    # Whether the reader already checked that every record has its key properties.
-    keys_checked: bool = False
+    # Input line number of each row of a MESSAGES file, for error messages.
+    line_numbers: array.array = dataclasses.field(default_factory=lambda: array.array("Q"))
+
+    def describe_row(self, ordinal: int) -> str:
+        """Return where the row with this 1-based ordinal came from, for an error message."""
+        if self.kind == MESSAGES and 0 < ordinal <= len(self.line_numbers):
+            return f"Line {self.line_numbers[ordinal - 1]}"
+        return f"Record {ordinal} of batch file '{self.path}'"
 
 
 @dataclasses.dataclass

@@ -8,6 +8,7 @@ is written to stdout only after that transaction commits.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import logging
 import os
@@ -18,6 +19,8 @@ import typing as t
 from pathlib import Path
 
 import duckdb
+import orjson
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_duckdb import types
 from target_duckdb.batches import (
@@ -35,6 +38,8 @@ from target_duckdb.errors import TargetError
 from target_duckdb.naming import literal, qualified, quote, split_table
 
 SEQUENCE_COLUMN = "_target_duckdb_seq"
+# Largest single input line DuckDB will parse (its default is 16 MB).
+MAX_OBJECT_BYTES = 16 * 1024 * 1024
 DELETED_AT = "_sdc_deleted_at"
 
 # Metadata columns computed while staging when `add_record_metadata` is on. The
@@ -77,6 +82,7 @@ class Loader:
         state_table: str | None,
         state_key: str | None,
         default_schema: str,
+        memory_limit: str | None,
         sync_started_at: int,
         emit_state: t.Callable[[dict], None],
         logger: logging.Logger,
@@ -87,6 +93,7 @@ class Loader:
         self.default_schema = default_schema
         self.sync_started_at = sync_started_at
         self.state_key = state_key
+        self.memory_limit = memory_limit
         self.state_table = split_table(state_table, default_schema) if state_table else None
         self.figures: dict[str, TableFigures] = {}
         self.error: BaseException | None = None
@@ -118,6 +125,18 @@ class Loader:
             msg = f"Cannot open database file '{self.path}': {_first_line(exc)}"
             raise TargetError(msg) from exc
         connection.execute("SET TimeZone = 'UTC'")
+        # Rows carry their input order in SEQUENCE_COLUMN, so DuckDB need not keep it.
+        connection.execute("SET preserve_insertion_order = false")
+        if self.memory_limit:
+            try:
+                connection.execute(f"SET memory_limit = {literal(self.memory_limit)}")
+            except duckdb.Error as exc:
+                connection.close()
+                msg = (
+                    f"Invalid memory_limit {self.memory_limit!r}: {_first_line(exc)}. "
+                    "Use a size such as '256MB' or '2GB'."
+                )
+                raise TargetError(msg) from exc
         return connection
 
     def close(self) -> None:
@@ -227,12 +246,16 @@ class Loader:
         try:
             self._create_stage(table, source, read_types)
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            _raise_for_malformed_line(source)
             read_types = self._diagnose(table, source, exc)
         except duckdb.IOException as exc:
             msg = f"Cannot read the batch file '{source.path}' of stream '{spec.stream}': {_first_line(exc)}"
             raise TargetError(msg) from exc
         staged = StagedSource(source, table, read_types)
-        if not source.keys_checked and spec.key_properties:
+        if source.kind != MESSAGES:
+            counted = self.connection.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()
+            source.rows = int(counted[0]) if counted else 0
+        if spec.key_properties:
             self._check_keys(staged)
         self._figures(spec).seconds += time.monotonic() - started
         return staged
@@ -301,11 +324,13 @@ class Loader:
             )
             reader = (
                 f"read_json({path}, format='newline_delimited', columns={columns_arg}, "
+                f"maximum_object_size={MAX_OBJECT_BYTES}, "
                 f"compression={literal(source.compression)})"
             )
         else:
             reader = (
                 f"read_json({path}, format='newline_delimited', records=false, "
+                f"maximum_object_size={MAX_OBJECT_BYTES}, "
                 f"columns={{'record': {literal(struct)}}}, compression={literal(source.compression)})"
             )
         return f"SELECT {', '.join(expressions)} FROM {reader} WITH ORDINALITY"
@@ -396,8 +421,9 @@ class Loader:
             ).fetchone()
             if missing is not None:
                 msg = (
-                    f"Record {missing[0]} of '{staged.source.path}' for stream '{spec.stream}' "
-                    f"is missing its key property '{key}'."
+                    f"{staged.source.describe_row(int(missing[0]))}: record of stream "
+                    f"'{spec.stream}' is missing its key property '{key}' (or it is null). "
+                    "Every record needs its key properties."
                 )
                 from singer_sdk.exceptions import MissingKeyPropertiesError  # noqa: PLC0415
 
@@ -701,6 +727,29 @@ def _json_value(column: str, pointer: str, kind: str) -> str:
             f"THEN NULL ELSE json_extract({column}, {path}) END"
         )
     return f"CAST(json_extract_string({column}, {path}) AS {kind})"
+
+
+def _raise_for_malformed_line(source: Source) -> None:
+    """Raise InvalidInputLine naming the first line of the file that is not valid JSON."""
+    opener = gzip.open if source.compression == "gzip" else open
+    with opener(source.path, "rb") as handle:
+        for ordinal, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                try:
+                    value = json.loads(line)
+                except ValueError as exc:
+                    msg = (
+                        f"{source.describe_row(ordinal)}: invalid JSON ({exc}). "
+                        "Each input line must be one Singer message in JSON."
+                    )
+                    raise InvalidInputLine(msg) from None
+            if not isinstance(value, dict) or (source.kind == MESSAGES and not isinstance(value.get("record"), dict)):
+                msg = f"{source.describe_row(ordinal)}: expected a JSON object with a 'record' object."
+                raise InvalidInputLine(msg)
 
 
 def _remove_files(paths: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import typing as t
 from collections import Counter, defaultdict
@@ -12,11 +13,21 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 
+# The start of a RECORD line as singer-sdk and most taps write it. A line that
+# matches is handed to the fast path without being parsed in Python; DuckDB parses
+# it when the batch loads, and a malformed line is reported then by its number.
+RECORD_PREFIX = re.compile(
+    rb'\{\s*"type"\s*:\s*"RECORD"\s*,\s*"stream"\s*:\s*"([^"\\]*)"\s*,\s*"record"\s*:\s*\{'
+)
+
+
 class RawLineReader(SingerReader):
-    """Parse each line with orjson and keep its bytes for the bulk loader.
+    """Read Singer messages as bytes, keeping each raw line and its line number.
 
     The sink writes a RECORD line to its JSONL file exactly as received, so records
-    are never serialised again in Python.
+    are never serialised again in Python. `fast_record(stream, line, number)` sees
+    RECORD lines first and returns False for any it does not take; those lines and
+    every other message are parsed with orjson.
     """
 
     def __init__(self) -> None:
@@ -24,6 +35,7 @@ class RawLineReader(SingerReader):
         self.line_number = 0
         self.raw_line: bytes = b""
         self.on_error: t.Callable[[], None] | None = None
+        self.fast_record: t.Callable[[str, bytes, int], bool] | None = None
 
     @staticmethod
     def _binary_lines(file_input: t.IO[t.Any]) -> t.Iterator[bytes]:
@@ -46,6 +58,11 @@ class RawLineReader(SingerReader):
             for number, line in enumerate(self._binary_lines(source), start=1):
                 if not line.strip():
                     continue
+                if self.fast_record is not None:
+                    match = RECORD_PREFIX.match(line)
+                    if match and self.fast_record(match.group(1).decode("utf-8", "replace"), line, number):
+                        stats["RECORD"] += 1
+                        continue
                 self.line_number = number
                 self.raw_line = line
                 message = self._parse(line, number)

@@ -85,11 +85,11 @@ class DuckDBSink(BatchSink):
         if self._file is None:
             path = self._duckdb_target.new_spool_path(self.stream_name)
             self._file = open(path, "wb", buffering=_WRITE_BUFFER_BYTES)  # noqa: SIM115
-            self._current = Source(spec=self.spec, path=path, kind=MESSAGES, keys_checked=True)
+            self._current = Source(spec=self.spec, path=path, kind=MESSAGES)
             self._sources.append(self._current)
         return self._file
 
-    def write_line(self, line: bytes) -> None:
+    def write_line(self, line: bytes, line_number: int) -> None:
         """Append one RECORD message line, as received, to the stream's file."""
         handle = self._file or self._open()
         handle.write(line)
@@ -97,6 +97,7 @@ class DuckDBSink(BatchSink):
             handle.write(b"\n")
         assert self._current is not None
         self._current.rows += 1
+        self._current.line_numbers.append(line_number)
         self.pending_rows += 1
         self.pending_bytes += len(line)
 

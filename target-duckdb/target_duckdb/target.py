@@ -38,6 +38,7 @@ from target_duckdb.sinks import DuckDBSink
 DEBUG_ENV = "TARGET_DUCKDB_DEBUG"
 DEFAULT_BATCH_SIZE_ROWS = 100_000
 DEFAULT_BATCH_SIZE_BYTES = 64 * 1024 * 1024
+DEFAULT_MEMORY_LIMIT = "256MB"
 
 # Errors the user can fix from the message alone; they are reported as one line.
 USER_ERRORS = (
@@ -130,6 +131,15 @@ class TargetDuckDB(Target):
             ),
         ),
         th.Property(
+            "memory_limit",
+            th.StringType(),
+            default=DEFAULT_MEMORY_LIMIT,
+            description=(
+                "DuckDB's memory_limit for this connection, such as '256MB' or '2GB'. "
+                "Past it DuckDB spills to a temporary folder beside the database file."
+            ),
+        ),
+        th.Property(
             "temp_dir",
             th.StringType(),
             description="Folder for the JSONL files of batches waiting to load; default is the system temporary folder.",
@@ -148,6 +158,7 @@ class TargetDuckDB(Target):
         self._first_pending_at: float | None = None
         reader = t.cast("RawLineReader", self.message_reader)
         reader.on_error = self._abort
+        reader.fast_record = self._fast_record
         self._check_settings()
 
     # Settings
@@ -208,6 +219,7 @@ class TargetDuckDB(Target):
                 state_table=self.config.get("state_table"),
                 state_key=self.config.get("state_key"),
                 default_schema=self.config.get("default_target_schema") or "main",
+                memory_limit=self.config.get("memory_limit"),
                 sync_started_at=self.initialized_at,
                 emit_state=self._write_state_message,
                 logger=self.logger,
@@ -245,6 +257,19 @@ class TargetDuckDB(Target):
         )
         self._fast_sinks[stream] = t.cast("DuckDBSink", self._sinks_active[stream]) if fast else None
 
+    def _fast_record(self, stream: str, line: bytes, line_number: int) -> bool:
+        """Write a RECORD line of a stream without maps as is; return False to parse it instead.
+
+        DuckDB parses the line when the batch loads and the loader checks the key
+        properties, so errors in these lines name their line number then.
+        """
+        sink = self._fast_sinks.get(stream)
+        if sink is None:
+            return False
+        sink.write_line(line, line_number)
+        self._after_write(sink, len(line))
+        return True
+
     def _process_record_message(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")
         record = message_dict.get("record")
@@ -262,7 +287,7 @@ class TargetDuckDB(Target):
         sink = self._fast_sinks.get(stream)
         if sink is not None:
             self._check_keys(sink, record, reader.line_number)
-            sink.write_line(reader.raw_line)
+            sink.write_line(reader.raw_line, reader.line_number)
             self._after_write(sink, len(reader.raw_line))
             return
 
@@ -283,7 +308,7 @@ class TargetDuckDB(Target):
                 default=str,
                 option=orjson.OPT_APPEND_NEWLINE,
             )
-            mapped_sink.write_line(line)
+            mapped_sink.write_line(line, reader.line_number)
             self._after_write(mapped_sink, len(line))
 
     @staticmethod
