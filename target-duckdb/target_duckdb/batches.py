@@ -80,6 +80,8 @@ class FlushJob:
     final: bool = False
     # Streams to replace at the end of the input, with the spec to create their table.
     replace_specs: dict[str, StreamSpec] = dataclasses.field(default_factory=dict)
+    # Streams whose table must exist with every declared column, even without rows.
+    table_specs: list[StreamSpec] = dataclasses.field(default_factory=list)
     files_to_remove: list[str] = dataclasses.field(default_factory=list)
 
 

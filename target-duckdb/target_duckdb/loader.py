@@ -205,6 +205,10 @@ class Loader:
         if job.final:
             for stream, spec in job.replace_specs.items():
                 self._swap(stream, spec)
+            for spec in job.table_specs:
+                if spec.columns:
+                    declared = {column.name: column.type for column in spec.columns}
+                    self._ensure_table(self._database(), spec.schema_name, spec.table, declared)
         state = job.state
         if state is not None and not job.final and self._accumulators:
             # Rows of a stream being replaced are not in their table before the end

@@ -393,10 +393,13 @@ class TargetDuckDB(Target):
             state = copy.deepcopy(self._latest_state)
             self._submitted_state = state
         replace_specs = {}
+        table_specs = []
         if final:
             for sink in t.cast("list[DuckDBSink]", list(self._sinks_active.values())):
                 if self.strategy(sink) == REPLACE:
                     replace_specs[sink.stream_name] = sink.spec
+                else:
+                    table_specs.append(sink.spec)
         self._pending_bytes = 0
         self._first_pending_at = None
         files = [source.path for source in sources if source.kind == "messages"]
@@ -406,6 +409,7 @@ class TargetDuckDB(Target):
             state=state,
             final=final,
             replace_specs=replace_specs,
+            table_specs=table_specs,
             files_to_remove=files,
         )
 
@@ -419,7 +423,7 @@ class TargetDuckDB(Target):
         """Load what is left, replace the tables of replaced streams, then emit STATE."""
         try:
             job = self._job(final=True)
-            needs_loader = job.sources or job.replace_specs or job.state is not None
+            needs_loader = job.sources or job.replace_specs or job.table_specs or job.state is not None
             if needs_loader or self._loader is not None:
                 loader = self._get_loader()
                 loader.submit(job)
