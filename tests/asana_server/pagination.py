@@ -53,7 +53,7 @@ class OffsetCodec:
             raise OffsetError(INVALID_MESSAGE) from error
         if payload.get("q") != self._digest(query_key):
             raise OffsetError(INVALID_MESSAGE)
-        if time.time() - payload["iat"] > self.ttl_seconds:
+        if time.time() - payload["iat"] >= self.ttl_seconds:
             raise OffsetError(EXPIRED_MESSAGE)
         return int(payload["after"])
 
