@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.ecosystem.ground_truth import STREAMS
+from tests.ecosystem.ground_truth import STREAMS, extracted_records, pick_tasks
 from tests.ecosystem.meltano_project import MeltanoProject
 
 pytestmark = pytest.mark.ecosystem
@@ -76,7 +76,7 @@ def test_meltano_run_loads_duckdb(
     result = meltano_project.run(
         "run", "tap-asana", "target-duckdb", workdir=tmp_path, env=pipeline_env(asana_server, db_path)
     )
-    truth = asana_server.admin.snapshot()
+    truth = extracted_records(asana_server)
     counts = table_counts(db_path)
 
     for stream in STREAMS:
@@ -91,9 +91,9 @@ def test_meltano_second_run_updates_tasks(
     env = pipeline_env(asana_server, db_path)
     meltano_project.run("run", "tap-asana", "target-duckdb", workdir=tmp_path, env=env)
 
-    touched = asana_server.admin.touch_tasks(3)
+    touched = asana_server.admin.touch_tasks(gids=pick_tasks(asana_server, 3))
     meltano_project.run("run", "tap-asana", "target-duckdb", workdir=tmp_path, env=env)
-    truth = {task["gid"]: task for task in asana_server.admin.snapshot()["tasks"]}
+    truth = {task["gid"]: task for task in extracted_records(asana_server)["tasks"]}
 
     with duckdb.connect(str(db_path), read_only=True) as connection:
         names = dict(connection.execute(f"SELECT gid, name FROM {SCHEMA}.tasks").fetchall())
@@ -121,6 +121,6 @@ def test_meltano_stream_map_drops_notes(
 
     assert "notes" not in task_columns
     assert {"gid", "name", "modified_at"} <= task_columns
-    assert counts["tasks"][0] == len(asana_server.admin.snapshot()["tasks"])
+    assert counts["tasks"][0] == len(extracted_records(asana_server)["tasks"])
     # The map names only tasks, so another stream with a notes field keeps it.
     assert "notes" in column_names(db_path, "projects")

@@ -12,7 +12,7 @@ import yaml
 from psycopg import sql
 
 from tests.ecosystem.conftest import PostgresServer
-from tests.ecosystem.ground_truth import STREAMS
+from tests.ecosystem.ground_truth import STREAMS, extracted_records
 from tests.ecosystem.meltano_project import MeltanoError, MeltanoProject
 from tests.ecosystem.plugin_venvs import REPO_ROOT, PluginVenv
 
@@ -64,7 +64,7 @@ def test_guide_loader_runs_into_postgres(
     result = postgres_meltano_project.run(
         "run", "tap-asana", "target-postgres", workdir=tmp_path, env=env
     )
-    truth = asana_server.admin.snapshot()
+    truth = extracted_records(asana_server)
 
     with postgres_server.connect() as connection:
         for stream in STREAMS:

@@ -14,6 +14,8 @@ from psycopg.rows import dict_row
 from tests.ecosystem.conftest import PostgresServer
 from tests.ecosystem.ground_truth import (
     STREAMS,
+    extracted_records,
+    pick_tasks,
     sample,
     scalar_mismatches,
     tasks_in_several_projects,
@@ -95,7 +97,7 @@ def loader(
 
 def test_all_streams_match_server(loader: Loader) -> None:
     loader.run()
-    truth = loader.server.admin.snapshot()
+    truth = extracted_records(loader.server)
 
     for stream in STREAMS:
         rows = loader.rows(stream)
@@ -111,7 +113,7 @@ def test_all_streams_match_server(loader: Loader) -> None:
 
 def test_sample_values_keep_types(loader: Loader) -> None:
     loader.run()
-    truth = {task["gid"]: task for task in loader.server.admin.snapshot()["tasks"]}
+    truth = {task["gid"]: task for task in extracted_records(loader.server)["tasks"]}
 
     rows = loader.rows("tasks")
     completed = [row for row in rows if truth[row["gid"]]["completed"]]
@@ -131,7 +133,7 @@ def test_sample_values_keep_types(loader: Loader) -> None:
 
 def test_task_in_two_projects_is_one_row(loader: Loader) -> None:
     loader.run()
-    shared = tasks_in_several_projects(loader.server.admin.snapshot()["tasks"])
+    shared = tasks_in_several_projects(extracted_records(loader.server)["tasks"])
     assert shared, "the server data set has no task in two projects"
 
     for task in shared:
@@ -143,9 +145,9 @@ def test_second_run_updates_touched_tasks(loader: Loader) -> None:
     loader.run()
     tasks_before = len(loader.rows("tasks"))
 
-    touched = loader.server.admin.touch_tasks(3)
+    touched = loader.server.admin.touch_tasks(gids=pick_tasks(loader.server, 3))
     loader.run()
-    truth = {task["gid"]: task for task in loader.server.admin.snapshot()["tasks"]}
+    truth = {task["gid"]: task for task in extracted_records(loader.server)["tasks"]}
     rows = loader.rows("tasks")
 
     assert len(touched) == 3
@@ -157,10 +159,28 @@ def test_second_run_updates_touched_tasks(loader: Loader) -> None:
         assert "(edited" in by_gid[gid]["name"]
 
 
+def bookmark_tasks(rows: list[dict[str, Any]]) -> set[str]:
+    """Return gids of the tasks whose modified_at is the latest in one of their projects.
+
+    Asana's modified_since is inclusive, so the tap may send these again on the next run.
+    """
+    latest: dict[str, Any] = {}
+    for row in rows:
+        for membership in row["memberships"]:
+            project = membership["project"]["gid"]
+            latest[project] = max(latest.get(project, row["modified_at"]), row["modified_at"])
+    return {
+        row["gid"]
+        for row in rows
+        if any(row["modified_at"] == latest[m["project"]["gid"]] for m in row["memberships"])
+    }
+
+
 def test_second_run_rewrites_only_changed_tasks(loader: Loader) -> None:
     loader.run()
-    first_extracted = max(row["_sdc_extracted_at"] for row in loader.rows("tasks"))
-    touched = loader.server.admin.touch_tasks(2)
+    first_rows = loader.rows("tasks")
+    first_extracted = max(row["_sdc_extracted_at"] for row in first_rows)
+    touched = loader.server.admin.touch_tasks(gids=pick_tasks(loader.server, 2))
 
     second = loader.run()
     rewritten = {
@@ -168,13 +188,14 @@ def test_second_run_rewrites_only_changed_tasks(loader: Loader) -> None:
     }
 
     assert second.final_state is not None
-    assert rewritten == set(touched)
+    assert set(touched) <= rewritten
+    assert rewritten - set(touched) <= bookmark_tasks(first_rows)
 
 
 def test_vanished_stories_flagged_without_hard_delete(loader: Loader) -> None:
     loader.run()
-    truth_before = loader.server.admin.snapshot()
-    deleted_tasks = loader.server.admin.delete_tasks(2)
+    truth_before = extracted_records(loader.server)
+    deleted_tasks = loader.server.admin.delete_tasks(gids=pick_tasks(loader.server, 2, with_stories=True))
     deleted_stories = {
         story["gid"] for story in truth_before["stories"] if story["target"]["gid"] in deleted_tasks
     }
@@ -186,13 +207,13 @@ def test_vanished_stories_flagged_without_hard_delete(loader: Loader) -> None:
 
     assert {row["gid"] for row in rows} >= deleted_stories
     assert flagged == deleted_stories
-    assert len(loader.live_rows("stories")) == len(loader.server.admin.snapshot()["stories"])
+    assert len(loader.live_rows("stories")) == len(extracted_records(loader.server)["stories"])
 
 
 def test_vanished_stories_removed_with_hard_delete(loader: Loader) -> None:
     loader.run(hard_delete=True)
-    truth_before = loader.server.admin.snapshot()
-    deleted_tasks = loader.server.admin.delete_tasks(2)
+    truth_before = extracted_records(loader.server)
+    deleted_tasks = loader.server.admin.delete_tasks(gids=pick_tasks(loader.server, 2, with_stories=True))
     deleted_stories = {
         story["gid"] for story in truth_before["stories"] if story["target"]["gid"] in deleted_tasks
     }
@@ -202,12 +223,12 @@ def test_vanished_stories_removed_with_hard_delete(loader: Loader) -> None:
     gids = {row["gid"] for row in loader.rows("stories")}
 
     assert gids.isdisjoint(deleted_stories)
-    assert gids == {story["gid"] for story in loader.server.admin.snapshot()["stories"]}
+    assert gids == {story["gid"] for story in extracted_records(loader.server)["stories"]}
 
 
 def test_deleted_tasks_stay_after_incremental_run(loader: Loader) -> None:
     loader.run(hard_delete=True)
-    deleted = loader.server.admin.delete_tasks(2)
+    deleted = loader.server.admin.delete_tasks(gids=pick_tasks(loader.server, 2, with_stories=True))
 
     loader.run(hard_delete=True)
     gids = {row["gid"] for row in loader.rows("tasks")}
@@ -215,3 +236,20 @@ def test_deleted_tasks_stay_after_incremental_run(loader: Loader) -> None:
     # tasks is incremental on modified_at and sends no ACTIVATE_VERSION, so a task deleted in
     # Asana is never seen again and its row stays; only a full refresh removes it.
     assert set(deleted) <= gids
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "tap-asana declares resource_type but never names it in opt_fields, and the local "
+        "server returns only gid plus the named fields, so the column stays empty"
+    ),
+)
+def test_resource_type_is_loaded(loader: Loader) -> None:
+    loader.run()
+    expected = extracted_records(loader.server)
+
+    for stream in STREAMS:
+        loaded = {row["gid"]: row["resource_type"] for row in loader.rows(stream)}
+        for record in sample(expected[stream]):
+            assert loaded[record["gid"]] == record["resource_type"], stream
