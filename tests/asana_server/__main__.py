@@ -91,9 +91,14 @@ def main(argv: list[str] | None = None) -> int:
             latency_ms=args.latency_ms, rpm=args.rpm or None, retry_after=not args.no_retry_after,
             max_concurrent=args.max_concurrent, p500=args.p500, p503=args.p503, p_drop=args.p_drop,
         )
-        server = AsanaServer(config).start()
-    except (ValueError, OSError) as error:
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        server = AsanaServer(config).start()
+    except OSError as error:
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {error.strerror}; "
+              "choose another --port, or 0 for a free one", file=sys.stderr)
         return 2
 
     stopped = threading.Event()
