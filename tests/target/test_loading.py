@@ -1,0 +1,191 @@
+"""How streams are loaded: merge, append, replace, settings, BATCH files and stream maps."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.target.helpers import (
+    activate_version,
+    column_types,
+    query,
+    record,
+    run_in_process,
+    schema,
+    state,
+)
+
+TASK = {"gid": {"type": "string"}, "name": {"type": ["null", "string"]}, "done": {"type": ["null", "boolean"]}}
+
+
+def _path(tmp_path: Path) -> str:
+    return str(tmp_path / "load.duckdb")
+
+
+def test_merge_upserts_last_record_wins(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path), "batch_size_rows": 3}
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1", "name": "one", "done": False})])
+    second = [schema("tasks", TASK, ["gid"])]
+    second += [
+        record("tasks", {"gid": "1", "name": "one v2", "done": False}),
+        record("tasks", {"gid": "2", "name": "two", "done": False}),
+        record("tasks", {"gid": "1", "name": "one v3", "done": True}),
+        record("tasks", {"gid": "2", "name": "two v2", "done": True}),
+        record("tasks", {"gid": "3", "name": "three", "done": None}),
+    ]
+    run_in_process(config, second)
+    rows = query(config["path"], "SELECT gid, name, done FROM tasks ORDER BY gid")
+    assert rows == [("1", "one v3", True), ("2", "two v2", True), ("3", "three", None)]
+
+
+def test_merge_on_composite_key(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path)}
+    properties = {"project": {"type": "string"}, "task": {"type": "integer"}, "rank": {"type": "integer"}}
+    messages = [schema("links", properties, ["project", "task"])]
+    messages += [
+        record("links", {"project": "p", "task": 1, "rank": 1}),
+        record("links", {"project": "p", "task": 2, "rank": 2}),
+        record("links", {"project": "q", "task": 1, "rank": 3}),
+        record("links", {"project": "p", "task": 1, "rank": 9}),
+    ]
+    run_in_process(config, messages)
+    rows = query(config["path"], "SELECT project, task, rank FROM links ORDER BY 1, 2")
+    assert rows == [("p", 1, 9), ("p", 2, 2), ("q", 1, 3)]
+
+
+def test_stream_without_key_appends(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path)}
+    messages = [schema("log", {"line": {"type": "string"}}), record("log", {"line": "a"}), record("log", {"line": "a"})]
+    run_in_process(config, messages)
+    run_in_process(config, messages)
+    assert query(config["path"], "SELECT count(*) FROM log") == [(4,)]
+
+
+def test_stream_settings_override_strategy_and_table(tmp_path: Path) -> None:
+    config = {
+        "path": _path(tmp_path),
+        "stream_settings": {"tasks": {"table": "raw.asana_tasks", "strategy": "append"}},
+    }
+    messages = [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"}), record("tasks", {"gid": "1"})]
+    run_in_process(config, messages)
+    assert query(config["path"], "SELECT count(*) FROM raw.asana_tasks") == [(2,)]
+
+
+def test_stream_settings_replace_without_activate_version(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path), "stream_settings": {"tasks": {"strategy": "replace"}}}
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"}), record("tasks", {"gid": "2"})])
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "3"})])
+    assert query(config["path"], "SELECT gid FROM tasks") == [("3",)]
+
+
+def test_replace_with_no_rows_empties_table(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path)}
+    run_in_process(config, [schema("tags", TASK, ["gid"]), record("tags", {"gid": "1"})])
+    run_in_process(config, [schema("tags", TASK, ["gid"]), activate_version("tags")])
+    assert query(config["path"], "SELECT count(*) FROM tags") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("load_method", "expected"),
+    [("append-only", 3), ("upsert", 2), ("overwrite", 1)],
+)
+def test_load_method_keeps_sdk_meaning(tmp_path: Path, load_method: str, expected: int) -> None:
+    config = {"path": _path(tmp_path), "load_method": load_method}
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"}), record("tasks", {"gid": "2"})])
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"})])
+    assert query(config["path"], "SELECT count(*) FROM tasks") == [(expected,)]
+
+
+def test_dotted_stream_lands_in_its_schema(tmp_path: Path) -> None:
+    config = {"path": str(tmp_path / "nested" / "dir" / "load.duckdb"), "default_target_schema": "asana"}
+    messages = [
+        schema("public.tasks", TASK, ["gid"]),
+        record("public.tasks", {"gid": "1"}),
+        schema("users", TASK, ["gid"]),
+        record("users", {"gid": "u"}),
+    ]
+    run_in_process(config, messages)
+    assert query(config["path"], "SELECT gid FROM public.tasks") == [("1",)]
+    assert query(config["path"], "SELECT gid FROM asana.users") == [("u",)]
+
+
+def test_state_table_holds_latest_state(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path), "state_table": "_omniload.state", "state_key": "ws1/tasks"}
+    messages = [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"}), state({"bookmarks": {"tasks": 1}})]
+    emitted = run_in_process(config, messages)
+    assert emitted == [{"bookmarks": {"tasks": 1}}]
+    rows = query(config["path"], "SELECT key, value FROM _omniload.state")
+    assert [(key, json.loads(value)) for key, value in rows] == [("ws1/tasks", {"bookmarks": {"tasks": 1}})]
+
+
+def test_summary_file_has_table_figures(tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.json"
+    config = {"path": _path(tmp_path), "summary_path": str(summary_path)}
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"}), record("tasks", {"gid": "2"})])
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "2"}), record("tasks", {"gid": "3"})])
+    figures = json.loads(summary_path.read_text())["tables"]["main.tasks"]
+    assert figures["rows_inserted"] == 1
+    assert figures["rows_updated"] == 1
+    assert figures["rows_deleted"] == 0
+    assert figures["seconds"] >= 0
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_batch_message_files_loaded(tmp_path: Path, compressed: bool) -> None:
+    config = {"path": _path(tmp_path)}
+    batch_file = tmp_path / ("part.jsonl.gz" if compressed else "part.jsonl")
+    content = "".join(json.dumps({"gid": str(n), "name": f"n{n}", "done": n % 2 == 0}) + "\n" for n in range(5))
+    if compressed:
+        with gzip.open(batch_file, "wt", encoding="utf-8") as handle:
+            handle.write(content)
+    else:
+        batch_file.write_text(content, encoding="utf-8")
+    batch = {
+        "type": "BATCH",
+        "stream": "tasks",
+        "encoding": {"format": "jsonl", "compression": "gzip" if compressed else "none"},
+        "manifest": [batch_file.as_uri()],
+    }
+    messages = [schema("tasks", TASK, ["gid"]), batch, record("tasks", {"gid": "0", "name": "after", "done": None})]
+    run_in_process(config, messages)
+    rows = query(config["path"], "SELECT gid, name, done FROM tasks ORDER BY gid")
+    assert len(rows) == 5
+    assert rows[0] == ("0", "after", None)
+    assert rows[4] == ("4", "n4", True)
+
+
+def test_stream_maps_and_flattening_applied(tmp_path: Path) -> None:
+    config = {
+        "path": _path(tmp_path),
+        "stream_maps": {"tasks": {"title": "name.upper()", "name": None}},
+        "flattening_enabled": True,
+        "flattening_max_depth": 1,
+    }
+    properties = {**TASK, "assignee": {"type": "object", "properties": {"gid": {"type": "string"}}}}
+    messages = [schema("tasks", properties, ["gid"]), record("tasks", {"gid": "1", "name": "a", "assignee": {"gid": "u"}})]
+    run_in_process(config, messages)
+    types = column_types(config["path"], "main", "tasks")
+    assert "name" not in types
+    assert query(config["path"], 'SELECT title, "assignee__gid" FROM tasks') == [("A", "u")]
+
+
+def test_hard_delete_removes_deleted_rows(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path), "hard_delete": True, "add_record_metadata": True}
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"}), record("tasks", {"gid": "2"})])
+    deleted = record("tasks", {"gid": "1", "_sdc_deleted_at": "2024-01-01T00:00:00Z"})
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), deleted])
+    assert query(config["path"], "SELECT gid FROM tasks") == [("2",)]
+
+
+def test_record_metadata_columns_filled(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path), "add_record_metadata": True}
+    message = record("tasks", {"gid": "1"}, time_extracted="2024-01-02T03:04:05Z", version=7)
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), message])
+    rows = query(
+        config["path"],
+        "SELECT CAST(_sdc_extracted_at AS VARCHAR), _sdc_table_version, _sdc_received_at IS NOT NULL FROM tasks",
+    )
+    assert rows == [("2024-01-02 03:04:05+00", 7, True)]
