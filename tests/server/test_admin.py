@@ -150,3 +150,16 @@ def test_unknown_admin_route_fails(asana_server: AsanaServer) -> None:
     admin = AdminClient(asana_server.root_url)
     with pytest.raises(AdminError, match="no admin route for GET /nothing"):
         admin._call("GET", "/nothing")
+
+
+def test_touch_renames_references(make_asana_server: Any, make_client: Any) -> None:
+    server = make_asana_server(projects=2, tasks_per_project=60)
+    api = make_client(server)
+    truth = server.admin.snapshot()
+    parent = next(t["parent"]["gid"] for t in truth["tasks"] if t["parent"] is not None)
+    server.admin.touch_tasks(gids=[parent])
+    name = api.data(f"/tasks/{parent}")["name"]
+    for child in api.all_pages(f"/tasks/{parent}/subtasks", opt_fields="parent.name"):
+        assert child["parent"] == {"gid": parent, "name": name}
+    for story in api.all_pages(f"/tasks/{parent}/stories", opt_fields="target.name"):
+        assert story["target"] == {"gid": parent, "name": name}
