@@ -365,8 +365,9 @@ class Loader:
                 continue
             name = quote(column.name)
             bad = self.connection.execute(
-                f"SELECT {name} FROM {quote(table)} WHERE {name} IS NOT NULL "
-                f"AND TRY_CAST({name} AS {column.type}) IS NULL LIMIT 1"
+                f"SELECT {name}, {quote(SEQUENCE_COLUMN)} FROM {quote(table)} WHERE {name} IS NOT NULL "
+                f"AND TRY_CAST({name} AS {column.type}) IS NULL "
+                f"ORDER BY {quote(SEQUENCE_COLUMN)} LIMIT 1"
             ).fetchone()
             if bad is None:
                 continue
@@ -384,7 +385,8 @@ class Loader:
                     final_types[column.name] = wider
                     continue
             msg = (
-                f"Invalid value {bad[0]!r} for property '{column.property}' of stream "
+                f"{source.describe_row(int(bad[1]))}: invalid value {bad[0]!r} for property "
+                f"'{column.property}' of stream "
                 f"'{spec.stream}': expected {column.type}. Fix the record or declare the "
                 "property's type in the SCHEMA message to match it."
             )
