@@ -103,6 +103,8 @@ class Loader:
         self._stage_counter = 0
         self._accumulators: dict[str, tuple[str, StreamSpec]] = {}
         self._held_state: dict | None = None
+        # INFO lines of the running job, logged once its transaction commits.
+        self._log_after_commit: list[tuple[str, tuple]] = []
         self.connection = self._connect()
 
     # Connection
@@ -198,6 +200,7 @@ class Loader:
         started = time.monotonic()
         staged = [self._stage(source) for source in job.sources if source.rows or source.kind != MESSAGES]
         connection = self.connection
+        self._log_after_commit.clear()
         connection.execute("BEGIN TRANSACTION")
         for item in staged:
             strategy = job.strategies[item.spec.stream]
@@ -220,6 +223,9 @@ class Loader:
         if state is not None and self.state_table and self.state_key:
             self._store_state(state)
         connection.execute("COMMIT")
+        for message, arguments in self._log_after_commit:
+            self.logger.info(message, *arguments)
+        self._log_after_commit.clear()
         for item in staged:
             with contextlib.suppress(duckdb.Error):
                 connection.execute(f"DROP TABLE IF EXISTS temp.main.{quote(item.table)}")
@@ -524,14 +530,13 @@ class Loader:
                 self._append(staged, table_types)
         figures = self._figures(spec)
         figures.seconds += time.monotonic() - started
-        self.logger.info(
-            "Loaded %d rows of stream '%s' into %s.%s (%s)",
-            staged.source.rows,
-            spec.stream,
-            spec.schema_name,
-            spec.table,
-            strategy,
-        )
+        if strategy == REPLACE:
+            message = "Staged %d rows of stream '%s' for replacing %s.%s at the end of the input"
+            self._log_after_commit.append((message, (staged.source.rows, spec.stream, spec.schema_name, spec.table)))
+        else:
+            message = "Loaded %d rows of stream '%s' into %s.%s (%s)"
+            arguments = (staged.source.rows, spec.stream, spec.schema_name, spec.table, strategy)
+            self._log_after_commit.append((message, arguments))
 
     def _database(self) -> str:
         row = self.connection.execute("SELECT current_database()").fetchone()
@@ -660,7 +665,9 @@ class Loader:
             deleted_row = self.connection.execute(f"DELETE FROM {target}").fetchone()
             figures = self._figures(spec)
             figures.deleted += int(deleted_row[0]) if deleted_row else 0
-            self.logger.info("Replaced %s with 0 rows of stream '%s'", f"{spec.schema_name}.{spec.table}", stream)
+            self._log_after_commit.append(
+                ("Replaced %s.%s with 0 rows of stream '%s'", (spec.schema_name, spec.table, stream))
+            )
             return
 
         table, last_spec = accumulated
@@ -689,11 +696,11 @@ class Loader:
         figures.deleted += int(deleted_row[0]) if deleted_row else 0
         figures.inserted += int(inserted_row[0]) if inserted_row else 0
         figures.seconds += time.monotonic() - started
-        self.logger.info(
-            "Replaced %s with %d rows of stream '%s'",
-            f"{spec.schema_name}.{spec.table}",
-            int(inserted_row[0]) if inserted_row else 0,
-            stream,
+        self._log_after_commit.append(
+            (
+                "Replaced %s.%s with %d rows of stream '%s'",
+                (spec.schema_name, spec.table, int(inserted_row[0]) if inserted_row else 0, stream),
+            )
         )
 
     # State
