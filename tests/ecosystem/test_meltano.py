@@ -14,7 +14,7 @@ from tests.ecosystem.meltano_project import MeltanoProject
 
 pytestmark = pytest.mark.ecosystem
 
-SCHEMA = "asana"  # default_target_schema of target-duckdb in meltano.yml
+SCHEMA = "tap_asana"  # default_target_schema of target-duckdb in meltano.yml
 
 
 def pipeline_env(server: Any, db_path: Path) -> dict[str, str]:

@@ -62,8 +62,9 @@ def load(
     data_glob: str,
     stream_name: str,
     primary_keys: list[str],
+    db_name: str = "jsonl.duckdb",
 ) -> Path:
-    db_path = tmp_path / "out" / "jsonl.duckdb"
+    db_path = tmp_path / "out" / db_name
     tap_config = write_config(
         tmp_path,
         f"tap-jsonl-{stream_name}",
@@ -179,3 +180,25 @@ def test_jsonl_rerun_without_keys_appends(tmp_path: Path, tap_jsonl: PluginVenv)
         ids = connection.execute(f"SELECT id FROM {SCHEMA}.events ORDER BY id").fetchall()
 
     assert [row[0] for row in ids] == [1, 1, 2, 2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "target-duckdb names tables as schema.table; when the schema has the name of the file "
+        "(asana.duckdb and schema asana) DuckDB rejects that as an ambiguous reference, so "
+        "names need the catalog as well"
+    ),
+)
+def test_schema_named_like_file_loads(tmp_path: Path, tap_jsonl: PluginVenv) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    write_jsonl(data_dir / "orders.jsonl", ORDERS)
+
+    db_path = load(
+        tmp_path, tap_jsonl, str(data_dir / "*.jsonl"), "orders", ["id"], f"{SCHEMA}.duckdb"
+    )
+
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        count = connection.execute(f"SELECT count(*) FROM {SCHEMA}.{SCHEMA}.orders").fetchone()
+    assert count == (len(ORDERS),)
