@@ -253,3 +253,24 @@ def test_resource_type_is_loaded(loader: Loader) -> None:
         loaded = {row["gid"]: row["resource_type"] for row in loader.rows(stream)}
         for record in sample(expected[stream]):
             assert loaded[record["gid"]] == record["resource_type"], stream
+
+
+def test_postgres_column_types(loader: Loader) -> None:
+    loader.run()
+    with loader.postgres.connect() as connection:
+        rows = connection.execute(
+            "SELECT column_name, udt_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = 'tasks'",
+            [loader.schema],
+        ).fetchall()
+    types = dict(rows)
+
+    assert types["gid"] == "text"
+    assert types["completed"] == "bool"
+    assert types["num_subtasks"] == "int8"
+    assert types["modified_at"] == "timestamp"
+    assert types["due_on"] == "date"
+    assert types["assignee"] == "jsonb"
+    assert types["memberships"] == "_jsonb"
+    for column in ("_sdc_extracted_at", "_sdc_deleted_at", "_sdc_table_version"):
+        assert column in types, column
