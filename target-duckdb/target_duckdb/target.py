@@ -131,6 +131,15 @@ class TargetDuckDB(Target):
             ),
         ),
         th.Property(
+            "hard_delete",
+            th.BooleanType(),
+            default=False,
+            description=(
+                "Delete rows whose record has _sdc_deleted_at set (merge), or leave such "
+                "records out (append and replace)."
+            ),
+        ),
+        th.Property(
             "memory_limit",
             th.StringType(),
             default=DEFAULT_MEMORY_LIMIT,

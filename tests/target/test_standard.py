@@ -87,7 +87,7 @@ class CliPrints(TargetCliPrintsTest):
     def validate(self) -> None:
         about = self.target._get_about_info()  # noqa: SLF001
         settings = set(about.settings["properties"])
-        assert {"path", "default_target_schema", "stream_settings", "state_table", "load_method"} <= settings
+        assert {"path", "default_target_schema", "stream_settings", "state_table", "load_method", "hard_delete"} <= settings
 
 
 class DuplicateRecords(_Checks, TargetDuplicateRecords):
