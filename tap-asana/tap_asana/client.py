@@ -337,6 +337,8 @@ class AsanaStream(RESTStream):
             jitter=None,
             on_backoff=self.backoff_handler,
             raise_on_giveup=True,
+            # backoff_handler logs each retry; the give-up becomes the fatal error below.
+            logger=None,
         )(func)
 
         def call_with_budget(*args: t.Any, **kwargs: t.Any) -> t.Any:
