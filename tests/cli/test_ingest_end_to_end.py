@@ -65,13 +65,15 @@ def test_second_tasks_run_updates_only_changed(
     columns = ("gid", "name", "modified_at")
     before = {row[0]: row for row in loaded_rows(tmp_path / "work.db", "public.tasks", columns)}
 
+    chosen = sorted(before)[::10][:7]
     server.admin.reset_counts()
-    touched = set(server.admin.touch_tasks(count=7))
+    touched = set(server.admin.touch_tasks(gids=chosen))
     second = run_omniload(arguments, cwd=tmp_path)
 
     assert second.returncode == ExitCode.OK, second.stderr
     assert "Resuming from the state stored by the last run." in second.stderr
     after = {row[0]: row for row in loaded_rows(tmp_path / "work.db", "public.tasks", columns)}
+    assert len(touched) == 7
     assert set(after) == set(before)
     changed = {gid for gid in after if after[gid] != before[gid]}
     assert changed == touched
@@ -116,7 +118,7 @@ def test_state_is_kept_per_workspace(make_asana_server: MakeServer, tmp_path: Pa
     )
     assert gids == expected
     connection = duckdb.connect(str(tmp_path / "work.db"), read_only=True)
-    keys = [key for (key,) in connection.execute("SELECT key FROM _omniload.state")]
+    keys = [key for (key,) in connection.execute("SELECT key FROM _omniload.state").fetchall()]
     connection.close()
     assert len(keys) == 2
     assert any(WORKSPACE in key for key in keys)
@@ -179,22 +181,20 @@ def test_rejected_workspace_fails_before_loading(
 
 def test_locked_file_fails_before_network(make_asana_server: MakeServer, tmp_path: Path) -> None:
     server = make_asana_server(workspace_gid=WORKSPACE)
-    holder = subprocess.Popen(  # noqa: S603
+    with subprocess.Popen(  # noqa: S603
         [sys.executable, "-c",
          "import duckdb, sys; c = duckdb.connect(sys.argv[1]); c.execute('CREATE TABLE t (x INT)');"
          "print('ready', flush=True); sys.stdin.read()",
          str(tmp_path / "work.db")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    try:
+    ) as holder:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         server.admin.reset_counts()
-
-        result = run_omniload(ingest_arguments(source_uri(server), "tasks"), cwd=tmp_path)
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
+        try:
+            result = run_omniload(ingest_arguments(source_uri(server), "tasks"), cwd=tmp_path)
+        finally:
+            assert holder.stdin is not None
+            holder.stdin.close()
 
     assert result.returncode == ExitCode.DESTINATION_ERROR
     assert "is locked by another process" in result.stderr

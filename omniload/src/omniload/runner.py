@@ -109,11 +109,12 @@ def run_discovery(tap: str, config: Path, echo: Callable[[str], None] | None) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert process.stderr is not None
+    assert process.stdout is not None and process.stderr is not None
     reader = _StderrReader(process.stderr, echo)
     reader.start()
     try:
-        output, _ = process.communicate()
+        output = process.stdout.read()
+        process.wait()
     except BaseException:
         process.kill()
         process.wait()
