@@ -27,12 +27,18 @@ import duckdb
 
 from benchmarks import anchors
 from benchmarks.harness import RESULTS_DIR, WORK_DIR, BenchmarkError, Contender, compare, save
-from benchmarks.local_server import BenchServer, rate_limit_floor_s, server_projects_for
+from benchmarks.local_server import (
+    BenchServer,
+    latency_floor_s,
+    rate_limit_floor_s,
+    server_projects_for,
+)
 
 LAUNCHERS = Path(__file__).resolve().parent / "launchers"
 OURS_CLI = [str(Path(sys.executable).with_name("omniload"))]
 DEST_TABLE = "public.{table}"
-METRICS = ["wall_s", "requests", "rows", "distinct_gids", "peak_rss_bytes", "rate_limit_floor_s"]
+METRICS = ["wall_s", "requests", "rows", "distinct_gids", "peak_rss_bytes",
+           "rate_limit_floor_s", "latency_floor_s"]
 INCREMENTAL_METRICS = ["wall_s", "requests", "rows", "distinct_gids", "peak_rss_bytes",
                        "first_run_wall_s", "first_run_requests", "changed_tasks"]
 
@@ -128,9 +134,12 @@ def run_load(
 
             def collect(measurement) -> dict:
                 requests = server.total_requests()
+                # Stories add one more page in sequence: a task's stories follow its listing.
+                chain = server.max_task_pages() + (1 if table == "stories" else 0)
                 return {"requests": requests,
                         "rate_limit_floor_s": rate_limit_floor_s(requests, rpm,
                                                                  latency_ms / 1000),
+                        "latency_floor_s": latency_floor_s(chain, latency_ms / 1000),
                         **table_counts(sides.db_path(side), sides.dest_table)}
 
             return Contender(name=name, pipeline=lambda: [pipeline()], env=env,

@@ -90,6 +90,18 @@ class BenchServer:
                 if (task.get("workspace") or {}).get("gid") == organization and task.get("projects")
             )
 
+    def max_task_pages(self, page_size: int = 100) -> int:
+        """Return the page count of the organization project with the most tasks."""
+        store = self._running().store
+        organization = self.workspace_gid
+        with store.lock:
+            sizes = [
+                len(store.project_tasks.get(gid, ()))
+                for gid, project in store.projects.items()
+                if project["workspace"]["gid"] == organization
+            ]
+        return max((-(-size // page_size) for size in sizes), default=0)
+
     def touch_tasks(self, count: int, seed: int = 6) -> list[str]:
         """Change ``count`` of the organization's listed tasks, picked with a seeded generator."""
         gids = random.Random(seed).sample(self.listed_task_gids(), count)
@@ -104,6 +116,16 @@ class BenchServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def latency_floor_s(task_pages: int, latency_s: float) -> float:
+    """Estimate the shortest wall time allowed by latency alone for a per-project extraction.
+
+    Listing projects takes one request, and the pages of one project follow each other because
+    each page's offset comes from the previous one, so even with every project fetched at once
+    the run lasts at least ``1 + task_pages`` latencies. This is a lower bound.
+    """
+    return (1 + task_pages) * latency_s
 
 
 def rate_limit_floor_s(requests: int, rpm: int | None, latency_s: float) -> float:

@@ -21,12 +21,17 @@ from pathlib import Path
 
 from benchmarks import anchors
 from benchmarks.harness import RESULTS_DIR, WORK_DIR, Contender, compare, save
-from benchmarks.local_server import BenchServer, rate_limit_floor_s, server_projects_for
+from benchmarks.local_server import (
+    BenchServer,
+    latency_floor_s,
+    rate_limit_floor_s,
+    server_projects_for,
+)
 
 LAUNCHERS = Path(__file__).resolve().parent / "launchers"
 OURS_TAP = [str(Path(sys.executable).with_name("tap-asana"))]
 METRICS = ["wall_s", "requests", "records", "distinct_gids", "peak_rss_bytes",
-           "rate_limit_floor_s"]
+           "rate_limit_floor_s", "latency_floor_s"]
 
 
 def count_records(path: Path, stream: str) -> dict:
@@ -123,6 +128,8 @@ def run(
             requests = server.total_requests()
             figures = {"requests": requests, **count_records(out, "tasks")}
             figures["rate_limit_floor_s"] = rate_limit_floor_s(requests, rpm, latency_ms / 1000)
+            figures["latency_floor_s"] = latency_floor_s(server.max_task_pages(),
+                                                         latency_ms / 1000)
             return figures
 
         ours_out, anchor_out = work / "ours.singer", work / "anchor.singer"
