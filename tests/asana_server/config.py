@@ -72,7 +72,7 @@ class ServerConfig:
     teams: int = 3
     tags: int = 6
     sections_per_project: int = 3
-    # Full-access token and a second token that sees only the organization workspace.
+    # Full-access token, and a second token that can read only the organization workspace.
     token: str | None = None
     limited_token: str | None = None
     # Replace the organization's (or the plain workspace's) numeric gid with any string.

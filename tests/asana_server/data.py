@@ -22,8 +22,8 @@ from .config import ServerConfig
 
 Record = dict[str, Any]
 
-# Generated timestamps fall between these two instants (epoch milliseconds, UTC), so data does not
-# depend on the clock; records changed through the admin API get the current time.
+# Generated timestamps fall between these two instants (epoch milliseconds, UTC), so generated
+# data does not depend on the clock. Records changed through the admin API get the current time.
 DATA_START_MS = 1_672_531_200_000  # 2023-01-01T00:00:00.000Z
 DATA_END_MS = 1_717_200_000_000  # 2024-06-01T00:00:00.000Z
 DAY_MS = 86_400_000
@@ -206,8 +206,8 @@ class Store:
         self._definition_views: dict[str, Record] = {}
         self._references: dict[str, Record] = {}
         self._field_values: dict[tuple[str, tuple[Any, ...]], Record] = {}
-        # Generation allocates millions of objects that all stay alive; pausing the cyclic
-        # garbage collector meanwhile saves it from rescanning them again and again.
+        # Generation allocates millions of objects that all stay alive. Pausing the cyclic
+        # garbage collector meanwhile saves it from scanning them again and again.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -240,8 +240,8 @@ class Store:
         self.plain_workspace_gid = plain["gid"]
 
         for index in range(cfg.users):
-            # Every user is in the organization; every second one is also in the plain workspace,
-            # and the first user (the token owner) is in both.
+            # Every user is in the organization. Every second one, starting with the first user
+            # (the token owner), is also in the plain workspace.
             workspaces = [org] if index % 2 == 1 else [org, plain]
             self._make_user(index, workspaces)
         self.me_gid = next(iter(self.users))
@@ -429,7 +429,7 @@ class Store:
         notes = NOTES[index % len(NOTES)]
         due_on = format_date(modified + 30 * DAY_MS) if index % 3 == 0 else None
         members = [self.ref(u) for u in users[: 1 + index % len(users)]]
-        # Every second project uses all the workspace's custom fields, the others none of them.
+        # Every second project uses all the workspace's custom fields, and the others use none.
         fields = self._workspace_fields[ws_gid] if index % 2 == 0 else []
         self._project_fields[gid] = fields
         record: Record = {
@@ -468,6 +468,25 @@ class Store:
             "created_from_template": None,
             "workspace": self.ref(workspace),
         }
+        self._add_project_status(record, index, owner, created, modified)
+        self._add_field_settings(record, fields)
+        if workspace["is_organization"]:
+            # Projects in a plain workspace have no team, so the key is absent there.
+            team_gids = self.workspace_teams[ws_gid]
+            if team_gids:
+                team = self.teams[str(team_gids[index % len(team_gids)])]
+                record["team"] = self.ref(team)
+                self.team_projects[team["gid"]].append(int(gid))
+        self.projects[gid] = record
+        self.workspace_projects[ws_gid].append(int(gid))
+        section_count = cfg.sections_per_project
+        for position in range(section_count):
+            self._make_section(record, position, created)
+
+    def _add_project_status(self, record: Record, index: int, owner: Record, created: int,
+                            modified: int) -> None:
+        """Give some projects a status, a brief or a template. The others keep nulls."""
+        rng = self.rng
         if index % 4 == 1:
             status_ms = between(rng, created, modified + 1)
             record["current_status"] = {
@@ -494,6 +513,9 @@ class Store:
             record["created_from_template"] = {
                 "gid": self.new_gid(), "resource_type": "project_template", "name": "Sprint plan",
             }
+
+    def _add_field_settings(self, record: Record, fields: list[Record]) -> None:
+        """Attach custom field definitions to a project, as settings and as `custom_fields`."""
         for important, definition in enumerate(fields):
             record["custom_field_settings"].append({
                 "gid": self.new_gid(),
@@ -504,18 +526,6 @@ class Store:
                 "custom_field": self._field_definition_view(definition),
             })
             record["custom_fields"].append(self._field_definition_view(definition))
-        if workspace["is_organization"]:
-            # Projects in a plain workspace have no team, so the key is absent there.
-            team_gids = self.workspace_teams[ws_gid]
-            if team_gids:
-                team = self.teams[str(team_gids[index % len(team_gids)])]
-                record["team"] = self.ref(team)
-                self.team_projects[team["gid"]].append(int(gid))
-        self.projects[gid] = record
-        self.workspace_projects[ws_gid].append(int(gid))
-        section_count = cfg.sections_per_project
-        for position in range(section_count):
-            self._make_section(record, position, created)
 
     def _field_definition_view(self, definition: Record) -> Record:
         """Return a new copy of a custom field definition as records embed it."""
@@ -579,7 +589,8 @@ class Store:
             candidate = self.tasks.get(rng.choice(earlier))
             if candidate is not None and self._depth(candidate) < 4:
                 parent = candidate
-                # Half of all subtasks are in no project at all, as subtasks usually are.
+                # Half of all subtasks are in no project, because subtasks do not inherit the
+                # projects of their parent.
                 in_project = rng.random() < 0.5
 
         projects = [project] if in_project else []
@@ -973,7 +984,10 @@ class Store:
 
     def delete_tasks(self, count: int = 0, gids: Iterable[str] | None = None,
                      project: str | None = None) -> list[str]:
-        """Delete tasks that have no subtasks, with their stories; return their gids."""
+        """Delete tasks with their subtasks and stories; return the gids picked or given.
+
+        A random pick takes only tasks without subtasks.
+        """
         with self.lock:
             chosen = self._pick_tasks(count, gids, project, leaf_only=gids is None)
             for gid in chosen:

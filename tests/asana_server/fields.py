@@ -140,8 +140,8 @@ def select(record: dict[str, Any], resource: str, tree: FieldTree | None, full: 
 def _trim(value: Any, tree: FieldTree) -> Any:
     """Select sub-fields of a nested value.
 
-    A reference named without sub-fields shrinks to `gid` and `resource_type`; a plain object
-    without a `gid` (dates, photo, membership) is kept with its references shrunk the same way.
+    A reference named without sub-fields shrinks to `gid` and `resource_type`. A plain object
+    without a `gid` (dates, photo, membership) keeps its keys, and references inside it shrink.
     """
     if isinstance(value, list):
         return [_trim(item, tree) for item in value]

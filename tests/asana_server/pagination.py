@@ -1,9 +1,9 @@
 """Opaque, signed offset tokens for paginated lists.
 
-A token records the route, the query it belongs to, the gid of the last record on the page and
-when it was issued. Collections are ordered by gid, so the next page starts after that gid: a
-record deleted between pages is skipped, a record added between pages appears on a later page
-when its gid sorts after the cursor (new records always do), and no record is repeated.
+A token records the query it belongs to, the gid of the last record on its page and when it was
+issued. Collections are ordered by gid, so the next page starts after that gid. A record deleted
+between pages is skipped, and no record is served twice. A record added between pages appears on
+a later page when its gid sorts after the cursor, which is always the case for new records.
 """
 
 from __future__ import annotations
