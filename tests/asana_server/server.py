@@ -108,6 +108,7 @@ class AsanaServer:
             return
         httpd.shutdown()
         httpd.server_close()
+        httpd.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         logger.info("Asana server on port %s stopped", httpd.server_address[1])
@@ -143,6 +144,31 @@ class _HTTPServer(ThreadingHTTPServer):
     # The tap opens up to about 50 connections at once; the default backlog of 5 would stall them.
     request_queue_size = 128
     app: AsanaServer
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Close keep-alive connections still open, so a stopped server serves nothing more."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # Already closed by the client.
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -192,6 +218,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(404, "No matching route for request")
         except (BrokenPipeError, ConnectionResetError):
             logger.debug("client closed the connection during %s %s", method, url.path)
+        except Exception:
+            # A bug in the server: log it and answer like Asana's own server errors.
+            logger.exception("failed to handle %s %s", method, url.path)
+            self._send_json(500, {"errors": [{"message": "Server Error",
+                                              "phrase": "local server bug, see its log"}]})
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")
@@ -234,8 +265,10 @@ class _Handler(BaseHTTPRequestHandler):
             pretty = request.params.get("opt_pretty") in ("true", "1", "")
             self._send_json(200, payload, pretty=pretty, may_drop=True)
         except Rejection as rejection:
+            logger.debug("%s %s: injected %s", method, path, rejection.status)
             self._send_rejection(rejection)
         except ApiError as error:
+            logger.debug("%s %s: %s %s", method, path, error.status, error.message)
             self._send_error(error.status, error.message)
         finally:
             app.faults.release(token)

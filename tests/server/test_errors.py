@@ -196,3 +196,13 @@ def test_opt_pretty_indents_json(client: Client) -> None:
     response = client.get("/workspaces", opt_pretty="true")
     assert response.status_code == 200
     assert "\n  " in response.text
+
+
+def test_stopped_server_closes_keep_alive(make_asana_server: Any, make_client: Any) -> None:
+    server = make_asana_server()
+    api = make_client(server)
+    url = server.base_url + "/workspaces"
+    assert api.get(url).status_code == 200
+    server.stop()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.get(url)
