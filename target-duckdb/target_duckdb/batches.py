@@ -28,7 +28,7 @@ class Column:
 
 @dataclasses.dataclass(frozen=True)
 class StreamSpec:
-    """What the loader needs to know about a stream when it loads one source."""
+    """A stream's table, columns, key and options, as of the SCHEMA its records were sent with."""
 
     stream: str
     schema_name: str

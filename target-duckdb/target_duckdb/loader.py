@@ -201,42 +201,51 @@ class Loader:
         staged = [self._stage(source) for source in job.sources if source.rows or source.kind != MESSAGES]
         connection = self.connection
         self._log_after_commit.clear()
+
         connection.execute("BEGIN TRANSACTION")
         for item in staged:
-            strategy = job.strategies[item.spec.stream]
-            self._apply(item, strategy)
+            self._apply(item, job.strategies[item.spec.stream])
         if job.final:
-            for stream, spec in job.replace_specs.items():
-                self._swap(stream, spec)
-            for spec in job.table_specs:
-                if spec.columns:
-                    declared = {column.name: column.type for column in spec.columns}
-                    self._ensure_table(self._database(), spec.schema_name, spec.table, declared)
-        state = job.state
-        if state is not None and not job.final and self._accumulators:
-            # Rows of a stream being replaced are not in their table before the end
-            # of the input, so a STATE that covers them waits until then.
-            self._held_state = state
-            state = None
-        if job.final and state is None:
-            state = self._held_state
+            self._finish_tables(job)
+        state = self._state_to_emit(job)
         if state is not None and self.state_table and self.state_key:
             self._store_state(state)
         connection.execute("COMMIT")
+
         for message, arguments in self._log_after_commit:
             self.logger.info(message, *arguments)
         self._log_after_commit.clear()
-        for item in staged:
-            with contextlib.suppress(duckdb.Error):
-                connection.execute(f"DROP TABLE IF EXISTS temp.main.{quote(item.table)}")
+        temporary = [item.table for item in staged]
         if job.final:
-            for table, _spec in self._accumulators.values():
-                with contextlib.suppress(duckdb.Error):
-                    connection.execute(f"DROP TABLE IF EXISTS temp.main.{quote(table)}")
+            temporary += [table for table, _spec in self._accumulators.values()]
             self._accumulators.clear()
+        for table in temporary:
+            with contextlib.suppress(duckdb.Error):
+                connection.execute(f"DROP TABLE IF EXISTS temp.main.{quote(table)}")
+
         if state is not None:
             self.emit_state(state)
         self.logger.debug("Job of %d sources done in %.2f s", len(staged), time.monotonic() - started)
+
+    def _finish_tables(self, job: FlushJob) -> None:
+        """Replace the tables of replaced streams and create tables of streams without rows."""
+        for stream, spec in job.replace_specs.items():
+            self._swap(stream, spec)
+        for spec in job.table_specs:
+            if spec.columns:
+                declared = {column.name: column.type for column in spec.columns}
+                self._ensure_table(self._database(), spec.schema_name, spec.table, declared)
+
+    def _state_to_emit(self, job: FlushJob) -> dict | None:
+        """Return the STATE this job's commit completes, or None to emit nothing yet."""
+        if job.final:
+            return job.state if job.state is not None else self._held_state
+        if job.state is not None and self._accumulators:
+            # Rows of a stream being replaced are not in their table before the end
+            # of the input, so a STATE that covers them waits until then.
+            self._held_state = job.state
+            return None
+        return job.state
 
     def _figures(self, spec: StreamSpec) -> TableFigures:
         return self.figures.setdefault(f"{spec.schema_name}.{spec.table}", TableFigures())
@@ -275,7 +284,7 @@ class Loader:
         self.connection.execute(f"CREATE TEMP TABLE {quote(table)} AS {select}")
 
     def _stage_select(self, source: Source, read_types: dict[str, str]) -> str:
-        """Return a SELECT that reads the file with each column read as `read_types` says."""
+        """Return a SELECT that reads the file, each column as the type `read_types` gives it."""
         spec = source.spec
         path = literal(source.path)
         now = "CAST(now() AS TIMESTAMPTZ)"

@@ -39,13 +39,13 @@ def split_table(name: str, default_schema: str) -> tuple[str, str]:
 
 
 def column_names(properties: t.Iterable[str]) -> dict[str, str]:
-    """Map each property name to a column name that DuckDB sees as distinct.
+    """Map each property name to a column name that is distinct in DuckDB.
 
     DuckDB compares identifiers without regard to case, even quoted ones, so `Name`
     and `name` would be the same column. Within each group of properties that differ
     only in case, the names are sorted by code point: the first keeps its name and
     the others get a suffix `__2`, `__3`, ... in that order. A suffixed name that is
-    taken by another property gets the next number. The result depends only on the
+    already used by another property gets the next number. The result depends only on the
     set of property names, never on their order in the schema.
     """
     names = list(dict.fromkeys(properties))
@@ -53,7 +53,7 @@ def column_names(properties: t.Iterable[str]) -> dict[str, str]:
     for name in names:
         groups.setdefault(name.lower(), []).append(name)
 
-    taken = {name.lower() for name in names}
+    used = {name.lower() for name in names}
     mapping: dict[str, str] = {}
     for folded in sorted(groups):
         members = sorted(groups[folded])
@@ -61,10 +61,10 @@ def column_names(properties: t.Iterable[str]) -> dict[str, str]:
         suffix = 2
         for member in members[1:]:
             candidate = f"{member}__{suffix}"
-            while candidate.lower() in taken:
+            while candidate.lower() in used:
                 suffix += 1
                 candidate = f"{member}__{suffix}"
-            taken.add(candidate.lower())
+            used.add(candidate.lower())
             mapping[member] = candidate
             suffix += 1
     return {name: mapping[name] for name in names}

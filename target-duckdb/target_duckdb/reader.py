@@ -25,9 +25,9 @@ class RawLineReader(SingerReader):
     """Read Singer messages as bytes, keeping each raw line and its line number.
 
     The sink writes a RECORD line to its JSONL file exactly as received, so records
-    are never serialised again in Python. `fast_record(stream, line, number)` sees
-    RECORD lines first and returns False for any it does not take; those lines and
-    every other message are parsed with orjson.
+    are never serialised again in Python. Each RECORD line goes first to
+    `fast_record(stream, line, number)`, which returns False for a line it does not
+    take. Those lines and every other message are parsed with orjson.
     """
 
     def __init__(self) -> None:

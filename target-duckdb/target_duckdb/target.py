@@ -114,7 +114,7 @@ class TargetDuckDB(Target):
         th.Property(
             "state_key",
             th.StringType(),
-            description="Key of the row in state_table that holds the latest STATE.",
+            description="Value of the key column for this run's row in state_table.",
         ),
         th.Property(
             "summary_path",
@@ -393,10 +393,10 @@ class TargetDuckDB(Target):
         sources: list[Source] = []
         strategies: dict[str, str] = {}
         for sink in sinks:
-            taken = sink.take_sources()
-            if taken:
+            sink_sources = sink.take_sources()
+            if sink_sources:
                 strategies[sink.stream_name] = self.strategy(sink)
-                sources.extend(taken)
+                sources.extend(sink_sources)
         state = None
         if self._latest_state is not None and self._latest_state != self._submitted_state:
             state = copy.deepcopy(self._latest_state)

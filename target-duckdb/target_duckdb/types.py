@@ -20,7 +20,7 @@ TIMESTAMPTZ = "TIMESTAMPTZ"
 DATE = "DATE"
 TIMETZ = "TIMETZ"
 
-# DuckDB's DECIMAL holds at most 38 digits.
+# DuckDB's DECIMAL has at most 38 digits.
 MAX_DECIMAL_PRECISION = 38
 # Scale used for `x-singer.decimal` values that declare no scale.
 DEFAULT_DECIMAL_SCALE = 9
@@ -216,7 +216,7 @@ def widen(existing: str, declared: str) -> str:
     Numbers widen to the wider number type. Strings with different formats widen to
     VARCHAR, and so do JSON and VARCHAR together. Any other pair with JSON becomes
     JSON, so old scalar values are converted with `to_json`. Every remaining pair
-    becomes VARCHAR, which holds the text of any old value.
+    becomes VARCHAR, which can store the text of any old value.
     """
     existing = normalize(existing)
     declared = normalize(declared)
