@@ -28,6 +28,11 @@ TABLES = ("workspaces", "users", "teams", "projects", "sections", "tags", "tasks
 WORKSPACE = "workspace-1337"
 
 
+def demo_config() -> ServerConfig:
+    """Return the local server's configuration: generated data with a fixed seed."""
+    return ServerConfig(workspace_gid=WORKSPACE, projects=6, tasks_per_project=40)
+
+
 def omniload_executable() -> str:
     """Return the omniload script installed next to this interpreter."""
     script = Path(sys.executable).parent / "omniload"
@@ -91,12 +96,28 @@ def main() -> None:
     dest_uri = f"duckdb:///{os.path.relpath(destination, REPOSITORY)}"
 
     os.chdir(REPOSITORY)
-    config = ServerConfig(workspace_gid=WORKSPACE, projects=6, tasks_per_project=40)
-    with AsanaServer(config) as server:
+    with AsanaServer(demo_config()) as server:
         print(f"Local Asana server: {server.base_url} (workspace {WORKSPACE})")
         for table in TABLES:
             run_ingest(server, table, dest_uri)
+
+        changed = first_task_gids(destination, count=5)
+        server.admin.touch_tasks(gids=changed)
+        print(f"\nRenamed {len(changed)} tasks on the server. The second tasks run fetches only "
+              "tasks modified since the first; Asana's modified_since is inclusive, so the last "
+              "task of each project comes again:")
+        run_ingest(server, "tasks", dest_uri)
     show_results(destination)
+
+
+def first_task_gids(path: Path, count: int) -> list[str]:
+    """Return the gids of the first `count` loaded tasks."""
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = connection.execute("SELECT gid FROM asana.tasks ORDER BY gid LIMIT ?", [count])
+        return [gid for (gid,) in rows.fetchall()]
+    finally:
+        connection.close()
 
 
 if __name__ == "__main__":

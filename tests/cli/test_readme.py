@@ -1,0 +1,79 @@
+"""The README's quick start: its test command is CI's, and its demo command works as written."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.asana_server import AsanaServer, ServerConfig
+from tests.cli.support import TABLES, expected_rows
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+# Paths not copied into the fresh checkout: environments, caches and generated output.
+NOT_COPIED = shutil.ignore_patterns(
+    ".venv", ".venvs", ".git", "*.egg-info", "__pycache__", ".pytest_cache", ".meltano",
+    "output", "work", "*.duckdb", "*.db",
+)
+
+
+def quick_start_commands() -> list[str]:
+    """Return the shell commands of the README's Quick start section, in order."""
+    text = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL)]
+
+
+def test_quick_start_has_two_commands() -> None:
+    commands = quick_start_commands()
+    assert len(commands) == 2
+    assert all("\n" not in command for command in commands)
+
+
+def test_readme_test_command_matches_ci() -> None:
+    ci_lines = (REPOSITORY / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    test_command = quick_start_commands()[1]
+    assert test_command in ci_lines
+    assert test_command.endswith("-m pytest")
+
+
+def _demo_config() -> ServerConfig:
+    """Return the server configuration scripts/demo.py starts."""
+    spec = importlib.util.spec_from_file_location("demo", REPOSITORY / "scripts" / "demo.py")
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    config: ServerConfig = demo.demo_config()
+    return config
+
+
+@pytest.mark.slow
+def test_demo_command_runs_as_written(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPOSITORY, checkout, ignore=NOT_COPIED)
+    demo_command = quick_start_commands()[0]
+
+    result = subprocess.run(  # noqa: S603
+        ["bash", "-c", demo_command], cwd=checkout, capture_output=True, text=True,
+        timeout=1200, check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    config = _demo_config()
+    with AsanaServer(config) as server:
+        snapshot = server.admin.snapshot()
+    connection = duckdb.connect(str(checkout / "output" / "demo.duckdb"), read_only=True)
+    try:
+        for table in TABLES:
+            (rows,) = connection.execute(f"SELECT count(*) FROM asana.{table}").fetchone()  # noqa: S608
+            expected = len(expected_rows(snapshot, table, config.workspace_gid or ""))
+            assert rows == expected, table
+            assert f"asana.{table:<11} {rows:>6}" in result.stdout
+    finally:
+        connection.close()
+    assert "Open tasks per project" in result.stdout
