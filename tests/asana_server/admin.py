@@ -16,13 +16,22 @@ class AdminClient:
     """Client for `/_admin` on a running server, given its root URL (`http://127.0.0.1:PORT`)."""
 
     def __init__(self, root_url: str, timeout: float = 60.0) -> None:
+        if not root_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"root_url must be an http:// URL such as http://127.0.0.1:8080, got {root_url!r}"
+            )
         self.root_url = root_url.rstrip("/")
         self.timeout = timeout
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
-        request = Request(f"{self.root_url}/_admin{path}", data=data, method=method,
-                          headers={"Content-Type": "application/json"})
+        # The scheme was checked in __init__, so this never opens a file: URL.
+        request = Request(  # noqa: S310
+            f"{self.root_url}/_admin{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (local URL)
                 return json.loads(response.read())
@@ -56,20 +65,23 @@ class AdminClient:
         """Change offset_ttl (seconds) or max_unpaginated at run time."""
         return self._call("POST", "/settings", changes)
 
-    def touch_tasks(self, count: int = 0, gids: list[str] | None = None,
-                    project: str | None = None) -> list[str]:
+    def touch_tasks(
+        self, count: int = 0, gids: list[str] | None = None, project: str | None = None
+    ) -> list[str]:
         """Rename `count` random tasks (or `gids`) and set their modified_at to now."""
         return self._mutate("/tasks/touch", count=count, gids=gids, project=project)
 
     def add_tasks(self, count: int, project: str | None = None) -> list[str]:
         return self._mutate("/tasks/add", count=count, project=project)
 
-    def delete_tasks(self, count: int = 0, gids: list[str] | None = None,
-                     project: str | None = None) -> list[str]:
+    def delete_tasks(
+        self, count: int = 0, gids: list[str] | None = None, project: str | None = None
+    ) -> list[str]:
         return self._mutate("/tasks/delete", count=count, gids=gids, project=project)
 
-    def add_stories(self, count: int = 0, gids: list[str] | None = None,
-                    project: str | None = None) -> list[str]:
+    def add_stories(
+        self, count: int = 0, gids: list[str] | None = None, project: str | None = None
+    ) -> list[str]:
         """Add a comment to `count` random tasks (or `gids`); return the new story gids."""
         return self._mutate("/stories/add", count=count, gids=gids, project=project)
 

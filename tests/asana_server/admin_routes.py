@@ -17,8 +17,9 @@ MUTATIONS = {
 }
 
 
-def handle_admin(app: AsanaServer, method: str, path: str, query: str,
-                 body: bytes) -> tuple[int, Any]:
+def handle_admin(
+    app: AsanaServer, method: str, path: str, query: str, body: bytes
+) -> tuple[int, Any]:
     """Run one admin request; return the status and the JSON payload."""
     try:
         arguments = json.loads(body) if body else {}
@@ -64,11 +65,15 @@ def _faults(app: AsanaServer) -> dict[str, Any]:
 def _settings(app: AsanaServer, arguments: dict[str, Any]) -> tuple[int, Any]:
     unknown = sorted(set(arguments) - {"offset_ttl", "max_unpaginated"})
     if unknown:
-        return 400, _error(f"unknown setting(s): {', '.join(unknown)}; known: max_unpaginated, offset_ttl")
+        return 400, _error(
+            f"unknown setting(s): {', '.join(unknown)}; known: max_unpaginated, offset_ttl"
+        )
     if "offset_ttl" in arguments:
         value = arguments["offset_ttl"]
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            return 400, _error(f"offset_ttl must be a non-negative number of seconds, got {value!r}")
+            return 400, _error(
+                f"offset_ttl must be a non-negative number of seconds, got {value!r}"
+            )
         app.codec.ttl_seconds = float(value)
     if "max_unpaginated" in arguments:
         value = arguments["max_unpaginated"]
@@ -89,7 +94,9 @@ def _mutate(app: AsanaServer, name: str, arguments: dict[str, Any]) -> tuple[int
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         return 400, _error(f"count must be a non-negative integer, got {count!r}")
     gids = arguments.get("gids")
-    if gids is not None and (not isinstance(gids, list) or not all(isinstance(g, str) for g in gids)):
+    if gids is not None and (
+        not isinstance(gids, list) or not all(isinstance(g, str) for g in gids)
+    ):
         return 400, _error(f"gids must be a list of strings, got {gids!r}")
     project = arguments.get("project")
     kwargs: dict[str, Any] = {"count": count, "project": project}

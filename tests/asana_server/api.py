@@ -24,7 +24,9 @@ TOO_LARGE_MESSAGE = (
 TASK_FILTER_MESSAGE = (
     "Must specify exactly one of project, tag, section, user task list, or assignee + workspace"
 )
-NO_TASK_FILTER_MESSAGE = "You should specify one of workspace, project, tag, section, user_task_list"
+NO_TASK_FILTER_MESSAGE = (
+    "You should specify one of workspace, project, tag, section, user_task_list"
+)
 
 
 class ApiError(Exception):
@@ -71,8 +73,9 @@ Handler = Callable[["Api", ApiRequest], ListResult | ObjectResult]
 class Api:
     """Route table and handlers over a Store."""
 
-    def __init__(self, store: Store, codec: OffsetCodec, max_unpaginated: int,
-                 strict_fields: bool) -> None:
+    def __init__(
+        self, store: Store, codec: OffsetCodec, max_unpaginated: int, strict_fields: bool
+    ) -> None:
         self.store = store
         self.codec = codec
         self.max_unpaginated = max_unpaginated
@@ -114,12 +117,21 @@ class Api:
         except FieldError as error:
             raise ApiError(400, str(error)) from error
 
-    def _page(self, result: ListResult, request: ApiRequest, tree: FieldTree | None,
-              base_url: str) -> dict[str, Any]:
+    def _page(
+        self, result: ListResult, request: ApiRequest, tree: FieldTree | None, base_url: str
+    ) -> dict[str, Any]:
         limit = parse_limit(request.params.get("limit"))
-        query_key = request.path + "?" + urlencode(sorted(
-            (k, v) for k, v in request.query if k not in ("offset", "limit", "opt_fields", "opt_pretty")
-        ))
+        query_key = (
+            request.path
+            + "?"
+            + urlencode(
+                sorted(
+                    (k, v)
+                    for k, v in request.query
+                    if k not in ("offset", "limit", "opt_fields", "opt_pretty")
+                )
+            )
+        )
         after = None
         if "offset" in request.params:
             try:
@@ -212,8 +224,9 @@ def _workspace(api: Api, request: ApiRequest, raw: str) -> Record:
     return workspace
 
 
-def _visible_object(api: Api, request: ApiRequest, table: dict[str, Record], resource: str,
-                    raw: str) -> Record:
+def _visible_object(
+    api: Api, request: ApiRequest, table: dict[str, Record], resource: str, raw: str
+) -> Record:
     record = _lookup(table, resource, raw)
     _require_workspace(request, _record_workspace(api, resource, record), resource)
     return record
@@ -237,9 +250,11 @@ def _user(api: Api, request: ApiRequest, raw: str) -> Record:
     return user
 
 
-def _sorted_source(table: dict[str, Record], keys: list[int],
-                   keep: Callable[[Record], bool] | None = None) -> Callable[[int | None], Iterator[Record]]:
+def _sorted_source(
+    table: dict[str, Record], keys: list[int], keep: Callable[[Record], bool] | None = None
+) -> Callable[[int | None], Iterator[Record]]:
     """Yield records of `keys` (sorted int gids) after a cursor, skipping those `keep` rejects."""
+
     def source(after: int | None) -> Iterator[Record]:
         start = 0 if after is None else bisect.bisect_right(keys, after)
         for key in keys[start:]:
@@ -275,15 +290,22 @@ def list_users(api: Api, request: ApiRequest) -> ListResult:
     store = api.store
     if raw is not None:
         workspace = _workspace(api, request, raw)
-        return ListResult("user", _sorted_source(store.users, store.workspace_users[workspace["gid"]]))
-    keys = sorted(int(g) for g, u in store.users.items()
-                  if {w["gid"] for w in u["workspaces"]} & request.visible_workspaces)
+        return ListResult(
+            "user", _sorted_source(store.users, store.workspace_users[workspace["gid"]])
+        )
+    keys = sorted(
+        int(g)
+        for g, u in store.users.items()
+        if {w["gid"] for w in u["workspaces"]} & request.visible_workspaces
+    )
     return ListResult("user", _sorted_source(store.users, keys))
 
 
 def list_workspace_users(api: Api, request: ApiRequest) -> ListResult:
     workspace = _workspace(api, request, request.path_params["workspace_gid"])
-    return ListResult("user", _sorted_source(api.store.users, api.store.workspace_users[workspace["gid"]]))
+    return ListResult(
+        "user", _sorted_source(api.store.users, api.store.workspace_users[workspace["gid"]])
+    )
 
 
 def get_user(api: Api, request: ApiRequest) -> ObjectResult:
@@ -295,7 +317,9 @@ def list_workspace_teams(api: Api, request: ApiRequest) -> ListResult:
     if not workspace["is_organization"]:
         # NOTE: Asana's exact wording for teams of a plain workspace is not documented.
         raise ApiError(400, f"workspace: Not an organization: {workspace['gid']}")
-    return ListResult("team", _sorted_source(api.store.teams, api.store.workspace_teams[workspace["gid"]]))
+    return ListResult(
+        "team", _sorted_source(api.store.teams, api.store.workspace_teams[workspace["gid"]])
+    )
 
 
 def list_user_teams(api: Api, request: ApiRequest) -> ListResult:
@@ -307,12 +331,16 @@ def list_user_teams(api: Api, request: ApiRequest) -> ListResult:
     if not workspace["is_organization"]:
         raise ApiError(400, f"organization: Not an organization: {workspace['gid']}")
     # Every user is a member of every team in this data set.
-    return ListResult("team", _sorted_source(api.store.teams, api.store.workspace_teams[workspace["gid"]]))
+    return ListResult(
+        "team", _sorted_source(api.store.teams, api.store.workspace_teams[workspace["gid"]])
+    )
 
 
 def get_team(api: Api, request: ApiRequest) -> ObjectResult:
-    return ObjectResult("team", _visible_object(api, request, api.store.teams, "team",
-                                                request.path_params["team_gid"]))
+    return ObjectResult(
+        "team",
+        _visible_object(api, request, api.store.teams, "team", request.path_params["team_gid"]),
+    )
 
 
 def _archived_filter(request: ApiRequest) -> Callable[[Record], bool] | None:
@@ -327,43 +355,70 @@ def list_projects(api: Api, request: ApiRequest) -> ListResult:
     keep = _archived_filter(request)
     if "team" in request.params:
         team = _visible_object(api, request, store.teams, "team", request.params["team"])
-        return ListResult("project", _sorted_source(store.projects, store.team_projects[team["gid"]], keep))
+        return ListResult(
+            "project", _sorted_source(store.projects, store.team_projects[team["gid"]], keep)
+        )
     if "workspace" in request.params:
         workspace = _workspace(api, request, request.params["workspace"])
-        return ListResult("project", _sorted_source(
-            store.projects, store.workspace_projects[workspace["gid"]], keep))
-    keys = sorted(int(g) for g, p in store.projects.items()
-                  if p["workspace"]["gid"] in request.visible_workspaces)
+        return ListResult(
+            "project",
+            _sorted_source(store.projects, store.workspace_projects[workspace["gid"]], keep),
+        )
+    keys = sorted(
+        int(g)
+        for g, p in store.projects.items()
+        if p["workspace"]["gid"] in request.visible_workspaces
+    )
     return ListResult("project", _sorted_source(store.projects, keys, keep))
 
 
 def list_workspace_projects(api: Api, request: ApiRequest) -> ListResult:
     workspace = _workspace(api, request, request.path_params["workspace_gid"])
-    return ListResult("project", _sorted_source(
-        api.store.projects, api.store.workspace_projects[workspace["gid"]], _archived_filter(request)))
+    return ListResult(
+        "project",
+        _sorted_source(
+            api.store.projects,
+            api.store.workspace_projects[workspace["gid"]],
+            _archived_filter(request),
+        ),
+    )
 
 
 def list_team_projects(api: Api, request: ApiRequest) -> ListResult:
     team = _visible_object(api, request, api.store.teams, "team", request.path_params["team_gid"])
-    return ListResult("project", _sorted_source(
-        api.store.projects, api.store.team_projects[team["gid"]], _archived_filter(request)))
+    return ListResult(
+        "project",
+        _sorted_source(
+            api.store.projects, api.store.team_projects[team["gid"]], _archived_filter(request)
+        ),
+    )
 
 
 def get_project(api: Api, request: ApiRequest) -> ObjectResult:
-    return ObjectResult("project", _visible_object(api, request, api.store.projects, "project",
-                                                   request.path_params["project_gid"]))
+    return ObjectResult(
+        "project",
+        _visible_object(
+            api, request, api.store.projects, "project", request.path_params["project_gid"]
+        ),
+    )
 
 
 def list_sections(api: Api, request: ApiRequest) -> ListResult:
-    project = _visible_object(api, request, api.store.projects, "project",
-                              request.path_params["project_gid"])
-    return ListResult("section", _sorted_source(api.store.sections,
-                                                api.store.project_sections[project["gid"]]))
+    project = _visible_object(
+        api, request, api.store.projects, "project", request.path_params["project_gid"]
+    )
+    return ListResult(
+        "section", _sorted_source(api.store.sections, api.store.project_sections[project["gid"]])
+    )
 
 
 def get_section(api: Api, request: ApiRequest) -> ObjectResult:
-    return ObjectResult("section", _visible_object(api, request, api.store.sections, "section",
-                                                   request.path_params["section_gid"]))
+    return ObjectResult(
+        "section",
+        _visible_object(
+            api, request, api.store.sections, "section", request.path_params["section_gid"]
+        ),
+    )
 
 
 def list_tags(api: Api, request: ApiRequest) -> ListResult:
@@ -371,19 +426,23 @@ def list_tags(api: Api, request: ApiRequest) -> ListResult:
     if "workspace" in request.params:
         workspace = _workspace(api, request, request.params["workspace"])
         return ListResult("tag", _sorted_source(store.tags, store.workspace_tags[workspace["gid"]]))
-    keys = sorted(int(g) for g, t in store.tags.items()
-                  if t["workspace"]["gid"] in request.visible_workspaces)
+    keys = sorted(
+        int(g) for g, t in store.tags.items() if t["workspace"]["gid"] in request.visible_workspaces
+    )
     return ListResult("tag", _sorted_source(store.tags, keys))
 
 
 def list_workspace_tags(api: Api, request: ApiRequest) -> ListResult:
     workspace = _workspace(api, request, request.path_params["workspace_gid"])
-    return ListResult("tag", _sorted_source(api.store.tags, api.store.workspace_tags[workspace["gid"]]))
+    return ListResult(
+        "tag", _sorted_source(api.store.tags, api.store.workspace_tags[workspace["gid"]])
+    )
 
 
 def get_tag(api: Api, request: ApiRequest) -> ObjectResult:
-    return ObjectResult("tag", _visible_object(api, request, api.store.tags, "tag",
-                                               request.path_params["tag_gid"]))
+    return ObjectResult(
+        "tag", _visible_object(api, request, api.store.tags, "tag", request.path_params["tag_gid"])
+    )
 
 
 def _task_filter(api: Api, request: ApiRequest) -> Callable[[Record], bool] | None:
@@ -404,7 +463,9 @@ def _task_filter(api: Api, request: ApiRequest) -> Callable[[Record], bool] | No
 
             def incomplete_or_recent(task: Record) -> bool:
                 completed_ms = store.task_completed_ms.get(task["gid"])
-                return not task["completed"] or (completed_ms is not None and completed_ms >= completed_since)
+                return not task["completed"] or (
+                    completed_ms is not None and completed_ms >= completed_since
+                )
 
             checks.append(incomplete_or_recent)
     if not checks:
@@ -415,7 +476,9 @@ def _task_filter(api: Api, request: ApiRequest) -> Callable[[Record], bool] | No
 def list_tasks(api: Api, request: ApiRequest) -> ListResult:
     params = request.params
     store = api.store
-    containers = [name for name in ("project", "section", "tag", "user_task_list") if name in params]
+    containers = [
+        name for name in ("project", "section", "tag", "user_task_list") if name in params
+    ]
     has_assignee, has_workspace = "assignee" in params, "workspace" in params
     if not containers and not has_assignee and not has_workspace:
         raise ApiError(400, NO_TASK_FILTER_MESSAGE)
@@ -432,8 +495,9 @@ def list_tasks(api: Api, request: ApiRequest) -> ListResult:
     return _container_tasks(api, request, name, params[name], keep)
 
 
-def _container_tasks(api: Api, request: ApiRequest, name: str, raw: str,
-                     keep: Callable[[Record], bool] | None) -> ListResult:
+def _container_tasks(
+    api: Api, request: ApiRequest, name: str, raw: str, keep: Callable[[Record], bool] | None
+) -> ListResult:
     store = api.store
     if name == "project":
         project = _visible_object(api, request, store.projects, "project", raw)
@@ -452,8 +516,9 @@ def _container_tasks(api: Api, request: ApiRequest, name: str, raw: str,
 
 def _container_route(name: str, path_param: str) -> Handler:
     def handler(api: Api, request: ApiRequest) -> ListResult:
-        return _container_tasks(api, request, name, request.path_params[path_param],
-                                _task_filter(api, request))
+        return _container_tasks(
+            api, request, name, request.path_params[path_param], _task_filter(api, request)
+        )
 
     return handler
 
@@ -464,18 +529,24 @@ def list_subtasks(api: Api, request: ApiRequest) -> ListResult:
 
 
 def get_task(api: Api, request: ApiRequest) -> ObjectResult:
-    return ObjectResult("task", _visible_object(api, request, api.store.tasks, "task",
-                                                request.path_params["task_gid"]))
+    return ObjectResult(
+        "task",
+        _visible_object(api, request, api.store.tasks, "task", request.path_params["task_gid"]),
+    )
 
 
 def list_stories(api: Api, request: ApiRequest) -> ListResult:
     task = _visible_object(api, request, api.store.tasks, "task", request.path_params["task_gid"])
-    return ListResult("story", _sorted_source(api.store.stories, api.store.task_stories[task["gid"]]))
+    return ListResult(
+        "story", _sorted_source(api.store.stories, api.store.task_stories[task["gid"]])
+    )
 
 
 def get_story(api: Api, request: ApiRequest) -> ObjectResult:
-    return ObjectResult("story", _visible_object(api, request, api.store.stories, "story",
-                                                 request.path_params["story_gid"]))
+    return ObjectResult(
+        "story",
+        _visible_object(api, request, api.store.stories, "story", request.path_params["story_gid"]),
+    )
 
 
 def get_user_task_list_of_user(api: Api, request: ApiRequest) -> ObjectResult:
@@ -491,9 +562,16 @@ def get_user_task_list_of_user(api: Api, request: ApiRequest) -> ObjectResult:
 
 
 def get_user_task_list(api: Api, request: ApiRequest) -> ObjectResult:
-    return ObjectResult("user_task_list", _visible_object(
-        api, request, api.store.user_task_lists, "user_task_list",
-        request.path_params["user_task_list_gid"]))
+    return ObjectResult(
+        "user_task_list",
+        _visible_object(
+            api,
+            request,
+            api.store.user_task_lists,
+            "user_task_list",
+            request.path_params["user_task_list_gid"],
+        ),
+    )
 
 
 ROUTES: list[tuple[str, Handler]] = [
@@ -519,8 +597,10 @@ ROUTES: list[tuple[str, Handler]] = [
     ("/tags/{tag_gid}", get_tag),
     ("/tags/{tag_gid}/tasks", _container_route("tag", "tag_gid")),
     ("/user_task_lists/{user_task_list_gid}", get_user_task_list),
-    ("/user_task_lists/{user_task_list_gid}/tasks",
-     _container_route("user_task_list", "user_task_list_gid")),
+    (
+        "/user_task_lists/{user_task_list_gid}/tasks",
+        _container_route("user_task_list", "user_task_list_gid"),
+    ),
     ("/tasks", list_tasks),
     ("/tasks/{task_gid}", get_task),
     ("/tasks/{task_gid}/subtasks", list_subtasks),

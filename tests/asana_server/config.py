@@ -31,7 +31,9 @@ class FaultSettings:
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}; known: {sorted(known)}")
+            raise ValueError(
+                f"unknown fault setting(s): {', '.join(unknown)}; known: {sorted(known)}"
+            )
         for name, value in changes.items():
             setattr(self, name, _coerce_fault(name, value))
 
@@ -96,8 +98,15 @@ class ServerConfig:
     p_drop: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("projects", "tasks_per_project", "stories_per_task", "users", "teams", "tags",
-                     "sections_per_project"):
+        for name in (
+            "projects",
+            "tasks_per_project",
+            "stories_per_task",
+            "users",
+            "teams",
+            "tags",
+            "sections_per_project",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -108,7 +117,9 @@ class ServerConfig:
                 f"unknown_opt_fields must be 'ignore' or 'error', got {self.unknown_opt_fields!r}"
             )
         if self.host != "127.0.0.1":
-            raise ValueError(f"host must be 127.0.0.1 (the server is local only), got {self.host!r}")
+            raise ValueError(
+                f"host must be 127.0.0.1 (the server is local only), got {self.host!r}"
+            )
         # Validate the fault knobs the same way the admin API does.
         self.fault_settings()
         if self.token is None:
@@ -117,7 +128,7 @@ class ServerConfig:
             self.limited_token = "1/" + secrets.token_hex(16)
         if self.token == self.limited_token:
             raise ValueError("token and limited_token must differ")
-        if (self.workspace_gid is not None and self.workspace_gid == self.plain_workspace_gid):
+        if self.workspace_gid is not None and self.workspace_gid == self.plain_workspace_gid:
             raise ValueError("workspace_gid and plain_workspace_gid must differ")
 
     def fault_settings(self) -> FaultSettings:

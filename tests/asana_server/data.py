@@ -41,7 +41,7 @@ TASK_NAMES = [
     "Réviser le budget prévisionnel",
     "更新产品路线图",
     "Проверить договор",
-    "Buy \"good\" coffee for the team ☕",
+    'Buy "good" coffee for the team ☕',
     "Email O'Neil about the contract",
     "Line one\nline two of a multi-line name",
     "Tabs\tand trailing spaces   ",
@@ -64,27 +64,52 @@ LONG_NOTE_PARAGRAPH = (
 # About 30,000 characters, one shared string.
 LONG_NOTE = LONG_NOTE_PARAGRAPH * 200
 USER_NAMES = [
-    "Greg Sanchez", "Zoë Ångström", "李雷", "Seán O'Brien", "Amélie Poulain", "Jürgen Müller",
-    "Priya Raman", "Kwame Mensah", "Ана Петрова", "Björk Guðmundsdóttir", "María José García",
+    "Greg Sanchez",
+    "Zoë Ångström",
+    "李雷",
+    "Seán O'Brien",
+    "Amélie Poulain",
+    "Jürgen Müller",
+    "Priya Raman",
+    "Kwame Mensah",
+    "Ана Петрова",
+    "Björk Guðmundsdóttir",
+    "María José García",
     "Tomás Ó Súilleabháin",
 ]
 TEAM_NAMES = ["Marketing", "Engineering 🛠", "Sales & Success", "Design", "Operations", "Legal"]
 PROJECT_NAMES = [
-    "Website relaunch", "Q3 roadmap", "Hiring pipeline", "Customer onboarding", "Bug triage 🐛",
-    "Événements 2024", "Infrastructure", "Content calendar", "Research \"north star\"",
+    "Website relaunch",
+    "Q3 roadmap",
+    "Hiring pipeline",
+    "Customer onboarding",
+    "Bug triage 🐛",
+    "Événements 2024",
+    "Infrastructure",
+    "Content calendar",
+    'Research "north star"',
 ]
 SECTION_NAMES = ["Backlog", "In progress 🚧", "Review", "Done", "Someday / maybe", "Blocked"]
-TAG_NAMES = ["urgent", "waiting-on-client", "🔥 hot", "Q3", "nice to have", "needs \"review\"",
-             "bug", "design", "légal"]
+TAG_NAMES = [
+    "urgent",
+    "waiting-on-client",
+    "🔥 hot",
+    "Q3",
+    "nice to have",
+    'needs "review"',
+    "bug",
+    "design",
+    "légal",
+]
 PROJECT_COLORS = ["dark-pink", "dark-green", "dark-blue", "light-green", "light-orange", "none"]
 TAG_COLORS = ["dark-red", "light-blue", "light-purple", "dark-teal", None]
 PROJECT_ICONS = ["list", "board", "rocket", "bug", "globe", "target", None]
 ENUM_COLORS = ["blue", "green", "red", "yellow", "orange", "purple"]
-FIELD_TEXTS = ["Globex", "Initech ✨", "Umbrella \"Corp\"", "Stark\nIndustries"]
+FIELD_TEXTS = ["Globex", "Initech ✨", 'Umbrella "Corp"', "Stark\nIndustries"]
 COMMENTS = [
     "Looks good to me 👍",
     "Can we move this to next week?",
-    "Attached the \"final\" version.\nPlease check section 2.",
+    'Attached the "final" version.\nPlease check section 2.',
     "Je m'en occupe.",
     "完成了",
     "",
@@ -169,9 +194,9 @@ class Store:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.lock = threading.RLock()
-        self.rng = random.Random(config.seed)
+        self.rng = random.Random(config.seed)  # noqa: S311 (test data, not secrets)
         # A separate RNG for admin mutations, so that they are repeatable for a given seed.
-        self.mutation_rng = random.Random(config.seed * 7919 + 1)
+        self.mutation_rng = random.Random(config.seed * 7919 + 1)  # noqa: S311
         self._next_gid = FIRST_GID
         self.workspaces: dict[str, Record] = {}
         self.users: dict[str, Record] = {}
@@ -235,7 +260,9 @@ class Store:
     def _generate(self) -> None:
         cfg = self.config
         org = self._make_workspace(cfg.workspace_gid, "Acme Corp 🏢", organization=True)
-        plain = self._make_workspace(cfg.plain_workspace_gid, "Personal projects", organization=False)
+        plain = self._make_workspace(
+            cfg.plain_workspace_gid, "Personal projects", organization=False
+        )
         self.organization_gid = org["gid"]
         self.plain_workspace_gid = plain["gid"]
 
@@ -264,7 +291,7 @@ class Store:
             self._make_project_tasks(project_gid)
 
     def _make_workspace(self, gid: str | None, name: str, organization: bool) -> Record:
-        record = {
+        record: Record = {
             "gid": gid if gid is not None else self.new_gid(),
             "resource_type": "workspace",
             "name": name,
@@ -277,7 +304,9 @@ class Store:
     def _make_user(self, index: int, workspaces: list[Record]) -> None:
         rng = self.rng
         base_name = USER_NAMES[index % len(USER_NAMES)]
-        name = base_name if index < len(USER_NAMES) else f"{base_name} {index // len(USER_NAMES) + 1}"
+        name = (
+            base_name if index < len(USER_NAMES) else f"{base_name} {index // len(USER_NAMES) + 1}"
+        )
         gid = self.new_gid()
         photo = None
         if rng.random() < 0.6:
@@ -339,16 +368,21 @@ class Store:
             gid = self.new_gid()
             options: list[Record] = []
             if field_type in ("enum", "multi_enum"):
-                labels = ["Low", "Medium", "High 🔥"] if field_type == "enum" else [
-                    "iOS", "Android", "Web", "Desktop"]
+                labels = (
+                    ["Low", "Medium", "High 🔥"]
+                    if field_type == "enum"
+                    else ["iOS", "Android", "Web", "Desktop"]
+                )
                 for position, label in enumerate(labels):
-                    options.append({
-                        "gid": self.new_gid(),
-                        "resource_type": "enum_option",
-                        "name": label,
-                        "enabled": True,
-                        "color": ENUM_COLORS[position % len(ENUM_COLORS)],
-                    })
+                    options.append(
+                        {
+                            "gid": self.new_gid(),
+                            "resource_type": "enum_option",
+                            "name": label,
+                            "enabled": True,
+                            "color": ENUM_COLORS[position % len(ENUM_COLORS)],
+                        }
+                    )
             definition = {
                 "gid": gid,
                 "resource_type": "custom_field",
@@ -483,8 +517,9 @@ class Store:
         for position in range(section_count):
             self._make_section(record, position, created)
 
-    def _add_project_status(self, record: Record, index: int, owner: Record, created: int,
-                            modified: int) -> None:
+    def _add_project_status(
+        self, record: Record, index: int, owner: Record, created: int, modified: int
+    ) -> None:
         """Give some projects a status, a brief or a template. The others keep nulls."""
         rng = self.rng
         if index % 4 == 1:
@@ -511,20 +546,24 @@ class Store:
             record["project_brief"] = {"gid": self.new_gid(), "resource_type": "project_brief"}
         if index % 6 == 2:
             record["created_from_template"] = {
-                "gid": self.new_gid(), "resource_type": "project_template", "name": "Sprint plan",
+                "gid": self.new_gid(),
+                "resource_type": "project_template",
+                "name": "Sprint plan",
             }
 
     def _add_field_settings(self, record: Record, fields: list[Record]) -> None:
         """Attach custom field definitions to a project, as settings and as `custom_fields`."""
         for important, definition in enumerate(fields):
-            record["custom_field_settings"].append({
-                "gid": self.new_gid(),
-                "resource_type": "custom_field_setting",
-                "project": self.ref(record),
-                "parent": self.ref(record),
-                "is_important": important < 2,
-                "custom_field": self._field_definition_view(definition),
-            })
+            record["custom_field_settings"].append(
+                {
+                    "gid": self.new_gid(),
+                    "resource_type": "custom_field_setting",
+                    "project": self.ref(record),
+                    "parent": self.ref(record),
+                    "is_important": important < 2,
+                    "custom_field": self._field_definition_view(definition),
+                }
+            )
             record["custom_fields"].append(self._field_definition_view(definition))
 
     def _field_definition_view(self, definition: Record) -> Record:
@@ -665,7 +704,10 @@ class Store:
             blocker = self.tasks.get(rng.choice(earlier))
             if blocker is not None:
                 dependencies.append({"gid": blocker["gid"], "resource_type": "task"})
-                blocker["dependents"] = [*blocker["dependents"], {"gid": gid, "resource_type": "task"}]
+                blocker["dependents"] = [
+                    *blocker["dependents"],
+                    {"gid": gid, "resource_type": "task"},
+                ]
 
         record: Record = {
             "gid": gid,
@@ -674,7 +716,8 @@ class Store:
             "resource_subtype": subtype,
             "created_by": {"gid": creator["gid"], "resource_type": "user"},
             "approval_status": rng.choice(["pending", "approved", "rejected", "changes_requested"])
-            if subtype == "approval" else "pending",
+            if subtype == "approval"
+            else "pending",
             "assignee_status": "upcoming" if assignee is not None else "inbox",
             "assigned_by": self.ref(creator) if assignee is not None else None,
             "completed": completed,
@@ -685,8 +728,9 @@ class Store:
             "dependents": [],
             "due_at": due_at,
             "due_on": due_on,
-            "external": {"gid": f"ext-{serial}", "data": f"{{\"row\": {serial}}}"}
-            if serial % 10 == 3 else EMPTY_EXTERNAL,
+            "external": {"gid": f"ext-{serial}", "data": f'{{"row": {serial}}}'}
+            if serial % 10 == 3
+            else EMPTY_EXTERNAL,
             "html_notes": _html_body(notes),
             "hearted": bool(likes),
             "hearts": likes,
@@ -724,7 +768,9 @@ class Store:
             parent["num_subtasks"] += 1
             self.subtasks[parent["gid"]].append(int(gid))
         self._index_task(record, modified, completed_at)
-        self._make_stories(record, created, modified, rng, users, at_creation=created_ms is not None)
+        self._make_stories(
+            record, created, modified, rng, users, at_creation=created_ms is not None
+        )
         return record
 
     def _depth(self, task: Record) -> int:
@@ -766,10 +812,19 @@ class Store:
             self._field_values[cache_key] = value
         return value
 
-    def _build_field_value(self, definition: Record, key: tuple[Any, ...], users: list[int]) -> Record:
+    def _build_field_value(
+        self, definition: Record, key: tuple[Any, ...], users: list[int]
+    ) -> Record:
         value = self._field_definition_view(definition)
-        value.update(text_value=None, number_value=None, enum_value=None, multi_enum_values=[],
-                     date_value=None, people_value=[], display_value=None)
+        value.update(
+            text_value=None,
+            number_value=None,
+            enum_value=None,
+            multi_enum_values=[],
+            date_value=None,
+            people_value=[],
+            display_value=None,
+        )
         if not key:
             return value
         field_type = definition["type"]
@@ -813,7 +868,9 @@ class Store:
         for tag in record["tags"]:
             bisect.insort(self.tag_tasks[tag["gid"]], key)
         if record["assignee"] is not None:
-            bisect.insort(self.assigned_tasks[(record["workspace"]["gid"], record["assignee"]["gid"])], key)
+            bisect.insort(
+                self.assigned_tasks[(record["workspace"]["gid"], record["assignee"]["gid"])], key
+            )
 
     def _make_stories(
         self,
@@ -846,8 +903,14 @@ class Store:
         }
 
     def _make_story(
-        self, task: Record, story_ms: int, rng: random.Random, users: list[int], comment: bool,
-        text: str | None = None, target: Record | None = None,
+        self,
+        task: Record,
+        story_ms: int,
+        rng: random.Random,
+        users: list[int],
+        comment: bool,
+        text: str | None = None,
+        target: Record | None = None,
     ) -> Record:
         gid = self.new_gid()
         # Copying a template is much faster than building twenty keys one by one. The empty
@@ -866,7 +929,8 @@ class Store:
             record["is_pinned"] = rng.random() < 0.05
             if rng.random() < 0.1:
                 record["reaction_summary"] = [
-                    {"emoji_base": "👍", "variant": "👍", "count": 2, "reacted": False}]
+                    {"emoji_base": "👍", "variant": "👍", "count": 2, "reacted": False}
+                ]
             if rng.random() < 0.05:
                 record["sticker_name"] = "dancing_unicorn"
         else:
@@ -876,7 +940,11 @@ class Store:
         return record
 
     def _fill_system_story(
-        self, record: Record, task: Record, rng: random.Random, users: list[int],
+        self,
+        record: Record,
+        task: Record,
+        rng: random.Random,
+        users: list[int],
     ) -> None:
         """Turn a story into a system story of a random subtype with its conditional fields."""
         record["type"] = "system"
@@ -884,12 +952,16 @@ class Store:
         choice = rng.randrange(6)
         if choice == 0 and task["projects"]:
             project = task["projects"][0]
-            record.update(resource_subtype="added_to_project", project=project,
-                          text=f"added to {project['name']}")
+            record.update(
+                resource_subtype="added_to_project",
+                project=project,
+                text=f"added to {project['name']}",
+            )
         elif choice == 1:
             user = self.ref(self.users[str(rng.choice(users))])
-            record.update(resource_subtype="assigned", assignee=user,
-                          text=f"assigned to {user['name']}")
+            record.update(
+                resource_subtype="assigned", assignee=user, text=f"assigned to {user['name']}"
+            )
         elif choice == 2:
             record.update(
                 resource_subtype="due_date_changed",
@@ -898,12 +970,19 @@ class Store:
                 new_dates={"start_on": None, "due_at": None, "due_on": "2024-02-21"},
             )
         elif choice == 3:
-            record.update(resource_subtype="name_changed", old_name="Old name",
-                          new_name=task["name"], text=f"changed the name to \"{task['name']}\"")
+            record.update(
+                resource_subtype="name_changed",
+                old_name="Old name",
+                new_name=task["name"],
+                text=f'changed the name to "{task["name"]}"',
+            )
         elif choice == 4:
             follower = self.ref(self.users[str(rng.choice(users))])
-            record.update(resource_subtype="added_follower", follower=follower,
-                          text=f"added {follower['name']} as a collaborator")
+            record.update(
+                resource_subtype="added_follower",
+                follower=follower,
+                text=f"added {follower['name']} as a collaborator",
+            )
         else:
             record.update(resource_subtype="marked_complete", text="marked this task complete")
         record["html_text"] = _html_body(record["text"])
@@ -917,8 +996,9 @@ class Store:
     # ----------------------------------------------------------------------------------------
     # Mutations (admin API)
 
-    def _pick_tasks(self, count: int, gids: Iterable[str] | None, project: str | None,
-                    leaf_only: bool = False) -> list[str]:
+    def _pick_tasks(
+        self, count: int, gids: Iterable[str] | None, project: str | None, leaf_only: bool = False
+    ) -> list[str]:
         if gids is not None:
             chosen = [str(g) for g in gids]
             missing = [g for g in chosen if g not in self.tasks]
@@ -936,8 +1016,9 @@ class Store:
         count = min(count, len(pool))
         return sorted(self.mutation_rng.sample(pool, count), key=int)
 
-    def touch_tasks(self, count: int = 0, gids: Iterable[str] | None = None,
-                    project: str | None = None) -> list[str]:
+    def touch_tasks(
+        self, count: int = 0, gids: Iterable[str] | None = None, project: str | None = None
+    ) -> list[str]:
         """Rename tasks and move their `modified_at` to now; return their gids."""
         with self.lock:
             chosen = self._pick_tasks(count, gids, project)
@@ -971,8 +1052,12 @@ class Store:
         with self.lock:
             if project is not None and project not in self.projects:
                 raise KeyError(f"project: Unknown object: {project}")
-            candidates = [project] if project else [
-                g for g, p in self.projects.items() if not p["archived"]] or list(self.projects)
+            candidates = (
+                [project]
+                if project
+                else [g for g, p in self.projects.items() if not p["archived"]]
+                or list(self.projects)
+            )
             if not candidates:
                 raise ValueError("there are no projects to add tasks to; start with projects >= 1")
             created = []
@@ -982,8 +1067,9 @@ class Store:
                 created.append(task["gid"])
             return created
 
-    def delete_tasks(self, count: int = 0, gids: Iterable[str] | None = None,
-                     project: str | None = None) -> list[str]:
+    def delete_tasks(
+        self, count: int = 0, gids: Iterable[str] | None = None, project: str | None = None
+    ) -> list[str]:
         """Delete tasks with their subtasks and stories; return the gids picked or given.
 
         A random pick takes only tasks without subtasks.
@@ -1001,12 +1087,17 @@ class Store:
             if str(child) in self.tasks:
                 self._delete_task(str(child))
         self.subtasks.pop(gid, None)
-        self._remove_key(self.project_tasks, [m["project"]["gid"] for m in task["memberships"]], key)
-        self._remove_key(self.section_tasks, [m["section"]["gid"] for m in task["memberships"]], key)
+        self._remove_key(
+            self.project_tasks, [m["project"]["gid"] for m in task["memberships"]], key
+        )
+        self._remove_key(
+            self.section_tasks, [m["section"]["gid"] for m in task["memberships"]], key
+        )
         self._remove_key(self.tag_tasks, [t["gid"] for t in task["tags"]], key)
         if task["assignee"] is not None:
-            self._remove_key(self.assigned_tasks,
-                             [(task["workspace"]["gid"], task["assignee"]["gid"])], key)
+            self._remove_key(
+                self.assigned_tasks, [(task["workspace"]["gid"], task["assignee"]["gid"])], key
+            )
         if task["parent"] is not None and task["parent"]["gid"] in self.tasks:
             parent = dict(self.tasks[task["parent"]["gid"]])
             parent["num_subtasks"] -= 1
@@ -1034,8 +1125,9 @@ class Store:
             if position < len(keys) and keys[position] == key:
                 del keys[position]
 
-    def add_stories(self, count: int = 0, gids: Iterable[str] | None = None,
-                    project: str | None = None) -> list[str]:
+    def add_stories(
+        self, count: int = 0, gids: Iterable[str] | None = None, project: str | None = None
+    ) -> list[str]:
         """Add a comment to tasks, moving their `modified_at` to now; return the story gids."""
         with self.lock:
             chosen = self._pick_tasks(count, gids, project)
@@ -1044,8 +1136,14 @@ class Store:
             for gid in chosen:
                 task = dict(self.tasks[gid])
                 users = self.workspace_users[task["workspace"]["gid"]]
-                story = self._make_story(task, stamp, self.mutation_rng, users, comment=True,
-                                         text=f"Comment added at {format_timestamp(stamp)}")
+                story = self._make_story(
+                    task,
+                    stamp,
+                    self.mutation_rng,
+                    users,
+                    comment=True,
+                    text=f"Comment added at {format_timestamp(stamp)}",
+                )
                 task["modified_at"] = format_timestamp(stamp)
                 self.tasks[gid] = task
                 self.task_modified_ms[gid] = stamp
@@ -1056,7 +1154,7 @@ class Store:
     # Ground truth
 
     def snapshot(self) -> dict[str, list[Record]]:
-        """Return every table's full records, as `GET /<resource>/{gid}` with all fields shows them."""
+        """Return every table's full records, as object routes return them with all fields."""
         with self.lock:
             return {
                 "workspaces": list(self.workspaces.values()),

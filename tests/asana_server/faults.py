@@ -11,7 +11,8 @@ from collections import defaultdict, deque
 from .config import FaultSettings
 
 RATE_LIMIT_MESSAGE = (
-    "You've made too many requests and hit a rate limit. Please retry after the given amount of time."
+    "You've made too many requests and hit a rate limit. "
+    "Please retry after the given amount of time."
 )
 WINDOW_SECONDS = 60.0
 # Retry-After sent when the concurrent-request limit rejects a request: long enough for requests
@@ -29,8 +30,13 @@ PHRASE_WORDS = (
 class Rejection(Exception):
     """A request turned away by a limit or an injected failure, with the status to send."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
-                 phrase: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        phrase: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -48,7 +54,7 @@ class FaultInjector:
     def __init__(self, settings: FaultSettings, seed: int) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._rng = random.Random(seed * 104_729 + 3)
+        self._rng = random.Random(seed * 104_729 + 3)  # noqa: S311 (reproducible faults)
         self._history: dict[str, deque[float]] = defaultdict(deque)
         self._in_flight: dict[str, int] = defaultdict(int)
 

@@ -27,8 +27,17 @@ OPT_IN_FIELDS: dict[str, frozenset[str]] = {
     "project": frozenset({"html_notes", "project_brief", "created_from_template"}),
     "section": frozenset(),
     "tag": frozenset(),
-    "task": frozenset({"created_by", "dependencies", "dependents", "external", "html_notes",
-                       "is_rendered_as_separator", "num_subtasks"}),
+    "task": frozenset(
+        {
+            "created_by",
+            "dependencies",
+            "dependents",
+            "external",
+            "html_notes",
+            "is_rendered_as_separator",
+            "num_subtasks",
+        }
+    ),
     "story": frozenset({"html_text"}),
     "user_task_list": frozenset(),
 }
@@ -51,7 +60,7 @@ def parse_opt_fields(raw: str) -> FieldTree:
         if item == "this":
             continue
         if item.startswith("this."):
-            item = item[len("this."):]
+            item = item[len("this.") :]
         for path in _expand_groups(item):
             node = tree
             for part in path.split("."):
@@ -63,7 +72,9 @@ def parse_opt_fields(raw: str) -> FieldTree:
 
 def _split_top_level(raw: str) -> list[str]:
     """Split on commas outside parentheses."""
-    items, depth, current = [], 0, []
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in raw:
         if char == "(":
             depth += 1
@@ -95,8 +106,10 @@ def _expand_groups(path: str) -> list[str]:
                 break
     else:
         raise FieldError(f"opt_fields: Unbalanced parentheses in {path}")
-    prefix, inner, suffix = path[:start], path[start + 1:end], path[end + 1:]
-    options, depth, current = [], 0, []
+    prefix, inner, suffix = path[:start], path[start + 1 : end], path[end + 1 :]
+    options: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in inner:
         if char == "(":
             depth += 1
@@ -115,8 +128,9 @@ def _expand_groups(path: str) -> list[str]:
     return expanded
 
 
-def select(record: dict[str, Any], resource: str, tree: FieldTree | None, full: bool,
-           strict: bool = False) -> dict[str, Any]:
+def select(
+    record: dict[str, Any], resource: str, tree: FieldTree | None, full: bool, strict: bool = False
+) -> dict[str, Any]:
     """Return the view of a stored full record that a request gets.
 
     Without opt_fields (`tree` is None) a list gets the compact form and a single GET the full
@@ -165,15 +179,43 @@ def _trim(value: Any, tree: FieldTree) -> Any:
 # apply. Stories carry change fields for their own subtype only (as Asana documents); projects in
 # a workspace that is not an organization have no team.
 CONDITIONAL_FIELDS: dict[str, frozenset[str]] = {
-    "story": frozenset({
-        "sticker_name", "old_name", "new_name", "old_dates", "new_dates", "old_resource_subtype",
-        "new_resource_subtype", "story", "assignee", "follower", "old_section", "new_section",
-        "task", "project", "tag", "custom_field", "old_text_value", "new_text_value",
-        "old_number_value", "new_number_value", "old_enum_value", "new_enum_value",
-        "old_date_value", "new_date_value", "old_people_value", "new_people_value",
-        "old_multi_enum_values", "new_multi_enum_values", "new_approval_status",
-        "old_approval_status", "duplicate_of", "duplicated_from", "dependency",
-    }),
+    "story": frozenset(
+        {
+            "sticker_name",
+            "old_name",
+            "new_name",
+            "old_dates",
+            "new_dates",
+            "old_resource_subtype",
+            "new_resource_subtype",
+            "story",
+            "assignee",
+            "follower",
+            "old_section",
+            "new_section",
+            "task",
+            "project",
+            "tag",
+            "custom_field",
+            "old_text_value",
+            "new_text_value",
+            "old_number_value",
+            "new_number_value",
+            "old_enum_value",
+            "new_enum_value",
+            "old_date_value",
+            "new_date_value",
+            "old_people_value",
+            "new_people_value",
+            "old_multi_enum_values",
+            "new_multi_enum_values",
+            "new_approval_status",
+            "old_approval_status",
+            "duplicate_of",
+            "duplicated_from",
+            "dependency",
+        }
+    ),
     "project": frozenset({"team"}),
 }
 

@@ -35,8 +35,12 @@ class AsanaServer:
         self.store = Store(self.config)
         self.faults = FaultInjector(self.config.fault_settings(), self.config.seed)
         self.codec = OffsetCodec(self.config.offset_ttl)
-        self.api = Api(self.store, self.codec, self.config.max_unpaginated,
-                       strict_fields=self.config.unknown_opt_fields == "error")
+        self.api = Api(
+            self.store,
+            self.codec,
+            self.config.max_unpaginated,
+            strict_fields=self.config.unknown_opt_fields == "error",
+        )
         self.counts: Counter[str] = Counter()
         self.counts_lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
@@ -96,8 +100,12 @@ class AsanaServer:
         httpd = _HTTPServer((self.config.host, self.config.port), _Handler)
         httpd.app = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"asana-server-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"asana-server-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         logger.info("Asana server listening on %s", self.base_url)
         return self
@@ -180,9 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _HTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        # The request line never contains the token, which travels in a header.
-        logger.debug("%s " + format, self.address_string(), *args)
+    def log_message(self, format: str, *args: Any) -> None:
+        # The request line carries no token: clients send it in the Authorization header.
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s", self.address_string(), format % args)
 
     # Dispatch --------------------------------------------------------------------------------
 
@@ -208,12 +217,13 @@ class _Handler(BaseHTTPRequestHandler):
             if url.path == ADMIN_PREFIX or url.path.startswith(ADMIN_PREFIX + "/"):
                 from .admin_routes import handle_admin
 
-                status, payload = handle_admin(self.server.app, method, url.path[len(ADMIN_PREFIX):],
-                                               url.query, body)
+                status, payload = handle_admin(
+                    self.server.app, method, url.path[len(ADMIN_PREFIX) :], url.query, body
+                )
                 self._send_json(status, payload)
                 return
             if url.path.startswith(API_PREFIX + "/"):
-                self._handle_api(method, url.path[len(API_PREFIX):], url.query)
+                self._handle_api(method, url.path[len(API_PREFIX) :], url.query)
                 return
             self._send_error(404, "No matching route for request")
         except (BrokenPipeError, ConnectionResetError):
@@ -221,8 +231,14 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             # A bug in the server: log it and answer like Asana's own server errors.
             logger.exception("failed to handle %s %s", method, url.path)
-            self._send_json(500, {"errors": [{"message": "Server Error",
-                                              "phrase": "local server bug, see its log"}]})
+            self._send_json(
+                500,
+                {
+                    "errors": [
+                        {"message": "Server Error", "phrase": "local server bug, see its log"}
+                    ]
+                },
+            )
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")
@@ -258,9 +274,14 @@ class _Handler(BaseHTTPRequestHandler):
             app.faults.delay()
             app.faults.maybe_fail()
             pairs = parse_qsl(query, keep_blank_values=True)
-            request = ApiRequest(path=path, query=pairs, params=dict(pairs),
-                                 path_params=path_params, visible_workspaces=visible,
-                                 me_gid=app.store.me_gid)
+            request = ApiRequest(
+                path=path,
+                query=pairs,
+                params=dict(pairs),
+                path_params=path_params,
+                visible_workspaces=visible,
+                me_gid=app.store.me_gid,
+            )
             payload = app.api.respond(handler, request, app.base_url)
             pretty = request.params.get("opt_pretty") in ("true", "1", "")
             self._send_json(200, payload, pretty=pretty, may_drop=True)
@@ -285,10 +306,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(self, status: int, message: str) -> None:
         self._send_json(status, {"errors": [{"message": message, "help": HELP}]})
 
-    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None,
-                   pretty: bool = False, may_drop: bool = False) -> None:
-        body = json.dumps(payload, ensure_ascii=False, indent=2 if pretty else None,
-                          separators=None if pretty else (",", ":")).encode()
+    def _send_json(
+        self,
+        status: int,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+        pretty: bool = False,
+        may_drop: bool = False,
+    ) -> None:
+        body = json.dumps(
+            payload,
+            ensure_ascii=False,
+            indent=2 if pretty else None,
+            separators=None if pretty else (",", ":"),
+        ).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(body)))

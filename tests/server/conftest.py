@@ -19,10 +19,12 @@ from referencing.jsonschema import DRAFT4
 
 from tests.asana_server import AsanaServer
 
-SPEC_PATH = Path(os.environ.get(
-    "ASANA_OAS_PATH",
-    Path(__file__).resolve().parents[3] / "shared" / "asana-api" / "asana_oas.yaml",
-))
+SPEC_PATH = Path(
+    os.environ.get(
+        "ASANA_OAS_PATH",
+        Path(__file__).resolve().parents[3] / "shared" / "asana-api" / "asana_oas.yaml",
+    )
+)
 SPEC_URI = "urn:asana-oas"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -30,7 +32,7 @@ DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
 def translate_nullable(node: Any) -> Any:
-    """Rewrite OpenAPI 3.0 `nullable: true`, which JSON Schema ignores, into schemas that accept null.
+    """Rewrite OpenAPI 3.0 `nullable: true`, which JSON Schema ignores, as schemas that allow null.
 
     A schema with a `type` gets `"null"` added to it. A schema without one, typically
     `allOf: [{$ref: X}, {nullable: true}]` where the referenced object rejects null, becomes
@@ -42,12 +44,19 @@ def translate_nullable(node: Any) -> Any:
         return node
     members = node.get("allOf")
     nullable = node.get("nullable") is True
-    out = {key: translate_nullable(value) for key, value in node.items()
-           if key not in ("nullable", "allOf")}
+    out = {
+        key: translate_nullable(value)
+        for key, value in node.items()
+        if key not in ("nullable", "allOf")
+    }
     if isinstance(members, list):
-        nullable = nullable or any(isinstance(m, dict) and m.get("nullable") is True for m in members)
+        nullable = nullable or any(
+            isinstance(m, dict) and m.get("nullable") is True for m in members
+        )
         out["allOf"] = [
-            translate_nullable({k: v for k, v in m.items() if k != "nullable"}) if isinstance(m, dict) else m
+            translate_nullable({k: v for k, v in m.items() if k != "nullable"})
+            if isinstance(m, dict)
+            else m
             for m in members
         ]
     if not nullable:
@@ -73,9 +82,13 @@ def flatten_properties(schemas: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def is_opt_in(prop: dict[str, Any]) -> bool:
-    """Tell whether the spec marks a property "[Opt In]" (in its description or an allOf member's)."""
+    """Tell whether a property's description, or an allOf member's, marks it "[Opt In]"."""
     texts = [prop.get("description", "")]
-    texts += [member.get("description", "") for member in prop.get("allOf", []) if isinstance(member, dict)]
+    texts += [
+        member.get("description", "")
+        for member in prop.get("allOf", [])
+        if isinstance(member, dict)
+    ]
     return any("[Opt In]" in text for text in texts)
 
 
@@ -90,12 +103,16 @@ class Spec:
         )
         checker = jsonschema.FormatChecker()
         # Asana writes every date-time as `2024-05-24T19:50:18.053Z`; accept nothing looser.
-        checker.checks("date-time")(lambda value: not isinstance(value, str) or bool(TIMESTAMP.match(value)))
+        checker.checks("date-time")(
+            lambda value: not isinstance(value, str) or bool(TIMESTAMP.match(value))
+        )
         checker.checks("date")(lambda value: not isinstance(value, str) or bool(DATE.match(value)))
         # The spec types `email_domains` items as `uri` yet gives `asana.com` as the example, so a
         # bare domain name passes too.
         checker.checks("uri")(
-            lambda value: not isinstance(value, str) or _is_absolute_uri(value) or bool(DOMAIN.match(value))
+            lambda value: (
+                not isinstance(value, str) or _is_absolute_uri(value) or bool(DOMAIN.match(value))
+            )
         )
         self.format_checker = checker
         self._validators: dict[str, jsonschema.Draft4Validator] = {}
@@ -175,8 +192,9 @@ class Client:
 def make_client() -> Iterator[Callable[..., Client]]:
     clients: list[Client] = []
 
-    def make(server: AsanaServer, token: str | None = "default") -> Client:
-        client = Client(server, server.token if token == "default" else token)
+    def make(server: AsanaServer, token: str | None = None) -> Client:
+        """Return a client of `server` sending `token`, by default the full-access one."""
+        client = Client(server, server.token if token is None else token)
         clients.append(client)
         return client
 

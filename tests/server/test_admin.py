@@ -67,8 +67,9 @@ def test_add_tasks_appear_in_listing(asana_server: AsanaServer, client: Client) 
     added = asana_server.admin.add_tasks(2, project=project)
     listed = [r["gid"] for r in client.all_pages("/tasks", project=project)]
     assert listed[-2:] == added
-    recent = client.all_pages("/tasks", project=project, modified_since=before,
-                              opt_fields="created_at,modified_at")
+    recent = client.all_pages(
+        "/tasks", project=project, modified_since=before, opt_fields="created_at,modified_at"
+    )
     assert [r["gid"] for r in recent] == added
     assert all(r["created_at"] == r["modified_at"] >= before for r in recent)
 
@@ -123,8 +124,16 @@ def test_mutation_rejects_bad_arguments(asana_server: AsanaServer) -> None:
 
 def test_snapshot_has_every_table(asana_server: AsanaServer) -> None:
     truth = asana_server.admin.snapshot()
-    assert set(truth) == {"workspaces", "users", "teams", "projects", "sections", "tags", "tasks",
-                          "stories"}
+    assert set(truth) == {
+        "workspaces",
+        "users",
+        "teams",
+        "projects",
+        "sections",
+        "tags",
+        "tasks",
+        "stories",
+    }
     assert len(truth["tasks"]) == 4 * 25
     assert len(truth["workspaces"]) == 2
 
@@ -136,7 +145,9 @@ def test_snapshot_matches_listings(asana_server: AsanaServer, client: Client) ->
         assert listed == {p["gid"] for p in truth["projects"] if p["workspace"]["gid"] == workspace}
     listed_sections = set()
     for project in truth["projects"]:
-        listed_sections |= {s["gid"] for s in client.all_pages(f"/projects/{project['gid']}/sections")}
+        listed_sections |= {
+            s["gid"] for s in client.all_pages(f"/projects/{project['gid']}/sections")
+        }
     assert listed_sections == {s["gid"] for s in truth["sections"]}
 
 

@@ -54,8 +54,14 @@ OBJECT_ENDPOINTS = {
     "story": "/stories/{gid}",
 }
 TABLES = {
-    "workspace": "workspaces", "user": "users", "team": "teams", "project": "projects",
-    "section": "sections", "tag": "tags", "task": "tasks", "story": "stories",
+    "workspace": "workspaces",
+    "user": "users",
+    "team": "teams",
+    "project": "projects",
+    "section": "sections",
+    "tag": "tags",
+    "task": "tasks",
+    "story": "stories",
 }
 
 
@@ -85,7 +91,9 @@ def allowed_missing(spec: Spec, resource: str, record: dict[str, Any]) -> set[st
     """
     if resource == "story":
         conditional = {
-            key for key, prop in spec.properties("StoryResponse").items() if "Conditional" in str(prop)
+            key
+            for key, prop in spec.properties("StoryResponse").items()
+            if "Conditional" in str(prop)
         }
         return conditional | {"sticker_name", "old_dates", "new_dates"}
     if resource == "project" and record.get("team") is None:
@@ -97,32 +105,44 @@ def expand(template: str, values: dict[str, str]) -> str:
     return template.format(**values)
 
 
-def endpoint_values(truth: dict[str, list[dict[str, Any]]], server: AsanaServer) -> list[dict[str, str]]:
+def endpoint_values(
+    truth: dict[str, list[dict[str, Any]]], server: AsanaServer
+) -> list[dict[str, str]]:
     """Placeholder values, once per workspace, chosen so that each listing is not empty."""
     organization = server.workspace_gids[0]
     values = []
     for workspace in server.workspace_gids:
         projects = [p for p in truth["projects"] if p["workspace"]["gid"] == workspace]
         tasks = [t for t in truth["tasks"] if t["workspace"]["gid"] == workspace]
-        project = max(projects, key=lambda p: sum(
-            1 for t in tasks if any(m["gid"] == p["gid"] for m in t["projects"])))
+        project = max(
+            projects,
+            key=lambda p: sum(1 for t in tasks if any(m["gid"] == p["gid"] for m in t["projects"])),
+        )
         tagged = [tag["gid"] for t in tasks for tag in t["tags"]]
         parents = [t for t in tasks if t["num_subtasks"] > 0] or tasks
         story_counts = {s["target"]["gid"] for s in truth["stories"]}
-        values.append({
-            "workspace": workspace,
-            "organization": organization,
-            "user": next(u["gid"] for u in truth["users"]
-                         if any(w["gid"] == workspace for w in u["workspaces"])
-                         and any((t["assignee"] or {}).get("gid") == u["gid"] for t in tasks)),
-            "team": truth["teams"][0]["gid"],
-            "project": project["gid"],
-            "section": next(t["memberships"][0]["section"]["gid"] for t in tasks
-                            if t["memberships"] and t["memberships"][0]["project"]["gid"] == project["gid"]),
-            "tag": max(set(tagged), key=tagged.count),
-            "parent_task": parents[0]["gid"],
-            "task": next(t["gid"] for t in tasks if t["gid"] in story_counts),
-        })
+        values.append(
+            {
+                "workspace": workspace,
+                "organization": organization,
+                "user": next(
+                    u["gid"]
+                    for u in truth["users"]
+                    if any(w["gid"] == workspace for w in u["workspaces"])
+                    and any((t["assignee"] or {}).get("gid") == u["gid"] for t in tasks)
+                ),
+                "team": truth["teams"][0]["gid"],
+                "project": project["gid"],
+                "section": next(
+                    t["memberships"][0]["section"]["gid"]
+                    for t in tasks
+                    if t["memberships"] and t["memberships"][0]["project"]["gid"] == project["gid"]
+                ),
+                "tag": max(set(tagged), key=tagged.count),
+                "parent_task": parents[0]["gid"],
+                "task": next(t["gid"] for t in tasks if t["gid"] in story_counts),
+            }
+        )
     return values
 
 
@@ -140,17 +160,29 @@ def test_server_compact_fields_match_spec(spec: Spec) -> None:
 
 @pytest.mark.parametrize("full", [False, True], ids=["compact", "full"])
 @pytest.mark.parametrize(
-    ("resource", "path", "params"), LIST_ENDPOINTS,
+    ("resource", "path", "params"),
+    LIST_ENDPOINTS,
     ids=[f"{path}?{'&'.join(params)}" for _, path, params in LIST_ENDPOINTS],
 )
-def test_list_records_match_spec(spec: Spec, server: AsanaServer, truth: dict[str, Any], api: Client,
-                                 resource: str, path: str, params: dict[str, str], full: bool) -> None:
+def test_list_records_match_spec(
+    spec: Spec,
+    server: AsanaServer,
+    truth: dict[str, Any],
+    api: Client,
+    resource: str,
+    path: str,
+    params: dict[str, str],
+    full: bool,
+) -> None:
     schema = SCHEMAS[resource]
     every_field = list(spec.properties(schema))
     compact = set(COMPACT_FIELDS[resource])
     checked = 0
     for values in endpoint_values(truth, server):
-        if "{organization}" in path + "".join(params.values()) and values["workspace"] != values["organization"]:
+        if (
+            "{organization}" in path + "".join(params.values())
+            and values["workspace"] != values["organization"]
+        ):
             continue
         query = {key: expand(value, values) for key, value in params.items()}
         if full:
@@ -170,8 +202,9 @@ def test_list_records_match_spec(spec: Spec, server: AsanaServer, truth: dict[st
 
 @pytest.mark.parametrize("full", [False, True], ids=["default", "full"])
 @pytest.mark.parametrize("resource", list(SCHEMAS))
-def test_object_records_match_spec(spec: Spec, truth: dict[str, Any], api: Client, resource: str,
-                                   full: bool) -> None:
+def test_object_records_match_spec(
+    spec: Spec, truth: dict[str, Any], api: Client, resource: str, full: bool
+) -> None:
     schema = SCHEMAS[resource]
     every_field = set(spec.properties(schema))
     opt_in = spec.opt_in_fields(schema)
@@ -196,29 +229,45 @@ def test_snapshot_records_match_spec(spec: Spec, truth: dict[str, Any]) -> None:
 
 def test_full_object_equals_snapshot_row(truth: dict[str, Any], spec: Spec, api: Client) -> None:
     task = truth["tasks"][0]
-    record = api.data(f"/tasks/{task['gid']}",
-                      opt_fields=",".join(f"{key}.name" if isinstance(value, dict) else key
-                                          for key, value in task.items()))
+    record = api.data(
+        f"/tasks/{task['gid']}",
+        opt_fields=",".join(
+            f"{key}.name" if isinstance(value, dict) else key for key, value in task.items()
+        ),
+    )
     assert record["name"] == task["name"]
     assert record["notes"] == task["notes"]
     assert record["modified_at"] == task["modified_at"]
     assert record["num_subtasks"] == task["num_subtasks"]
     if task["assignee"] is not None:
-        assert record["assignee"] == {"gid": task["assignee"]["gid"], "name": task["assignee"]["name"]}
+        assert record["assignee"] == {
+            "gid": task["assignee"]["gid"],
+            "name": task["assignee"]["name"],
+        }
     else:
         assert record["assignee"] is None
 
 
 def test_every_story_subtype_validates(spec: Spec, truth: dict[str, Any]) -> None:
     subtypes = {story["resource_subtype"] for story in truth["stories"]}
-    assert {"comment_added", "assigned", "due_date_changed", "name_changed", "added_to_project",
-            "added_follower", "marked_complete"} <= subtypes
+    assert {
+        "comment_added",
+        "assigned",
+        "due_date_changed",
+        "name_changed",
+        "added_to_project",
+        "added_follower",
+        "marked_complete",
+    } <= subtypes
 
 
 def test_validator_rejects_records_that_break_spec(spec: Spec, truth: dict[str, Any]) -> None:
     task = dict(truth["tasks"][0])
     assert spec.errors("TaskResponse", task) == []
-    assert spec.errors("TaskResponse", {**task, "assignee": None, "parent": None, "due_on": None}) == []
+    assert (
+        spec.errors("TaskResponse", {**task, "assignee": None, "parent": None, "due_on": None})
+        == []
+    )
     broken = {
         "modified_at": "2024-05-24T19:50:18Z",  # no milliseconds
         "due_on": "2024-5-4",

@@ -31,13 +31,15 @@ def test_bad_token_gets_401(asana_server: AsanaServer, header: str | None) -> No
 
 def test_limited_token_sees_one_workspace(asana_server: AsanaServer, make_client: Any) -> None:
     limited = make_client(asana_server, asana_server.limited_token)
-    organization, plain = asana_server.workspace_gids
+    organization = asana_server.workspace_gids[0]
     assert [w["gid"] for w in limited.data("/workspaces")] == [organization]
     assert limited.data(f"/workspaces/{organization}")["gid"] == organization
     assert limited.data("/projects", workspace=organization)
 
 
-def test_limited_token_gets_403_on_other_workspace(asana_server: AsanaServer, make_client: Any) -> None:
+def test_limited_token_gets_403_on_other_workspace(
+    asana_server: AsanaServer, make_client: Any
+) -> None:
     limited = make_client(asana_server, asana_server.limited_token)
     full = make_client(asana_server)
     plain = asana_server.workspace_gids[1]
@@ -91,8 +93,12 @@ def test_unknown_route_gets_404(client: Client) -> None:
 
 
 def test_write_method_gets_404(asana_server: AsanaServer) -> None:
-    response = requests.post(asana_server.base_url + "/tasks", json={"data": {"name": "x"}},
-                             headers={"Authorization": f"Bearer {asana_server.token}"}, timeout=10)
+    response = requests.post(
+        asana_server.base_url + "/tasks",
+        json={"data": {"name": "x"}},
+        headers={"Authorization": f"Bearer {asana_server.token}"},
+        timeout=10,
+    )
     assert response.status_code == 404
     assert errors(response)[0]["message"] == "No matching route for request"
 
@@ -145,7 +151,10 @@ def test_unknown_opt_field_rejected_when_strict(make_asana_server: Any, make_cli
     api = make_client(make_asana_server(unknown_opt_fields="error"))
     response = api.get("/workspaces", opt_fields="name,colour")
     assert response.status_code == 400
-    assert errors(response)[0]["message"] == "opt_fields: Unknown field colour for resource type workspace"
+    assert (
+        errors(response)[0]["message"]
+        == "opt_fields: Unknown field colour for resource type workspace"
+    )
     assert api.get("/workspaces", opt_fields="name,is_organization").status_code == 200
 
 
@@ -158,14 +167,18 @@ def test_error_body_has_help(client: Client) -> None:
 def test_opt_fields_select_nested_paths(client: Client, asana_server: AsanaServer) -> None:
     truth = asana_server.admin.snapshot()
     task = next(t for t in truth["tasks"] if t["assignee"] is not None and t["projects"])
-    record = client.data(f"/tasks/{task['gid']}",
-                         opt_fields="this.assignee.name,projects,memberships.section.name,due_on")
+    record = client.data(
+        f"/tasks/{task['gid']}",
+        opt_fields="this.assignee.name,projects,memberships.section.name,due_on",
+    )
     assert record == {
         "gid": task["gid"],
         "assignee": {"gid": task["assignee"]["gid"], "name": task["assignee"]["name"]},
         "projects": [{"gid": p["gid"], "resource_type": "project"} for p in task["projects"]],
-        "memberships": [{"section": {"gid": m["section"]["gid"], "name": m["section"]["name"]}}
-                        for m in task["memberships"]],
+        "memberships": [
+            {"section": {"gid": m["section"]["gid"], "name": m["section"]["name"]}}
+            for m in task["memberships"]
+        ],
         "due_on": task["due_on"],
     }
 
@@ -188,8 +201,11 @@ def test_opt_in_field_only_when_named(client: Client, asana_server: AsanaServer)
     assert "html_notes" not in default
     assert "num_subtasks" not in default
     named = client.data(f"/tasks/{task['gid']}", opt_fields="html_notes,num_subtasks")
-    assert named == {"gid": task["gid"], "html_notes": task["html_notes"],
-                     "num_subtasks": task["num_subtasks"]}
+    assert named == {
+        "gid": task["gid"],
+        "html_notes": task["html_notes"],
+        "num_subtasks": task["num_subtasks"],
+    }
 
 
 def test_opt_pretty_indents_json(client: Client) -> None:

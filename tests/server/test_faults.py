@@ -16,7 +16,8 @@ from tests.asana_server import AdminError, AsanaServer
 from .conftest import Client
 
 RATE_LIMIT_MESSAGE = (
-    "You've made too many requests and hit a rate limit. Please retry after the given amount of time."
+    "You've made too many requests and hit a rate limit. "
+    "Please retry after the given amount of time."
 )
 
 
@@ -92,8 +93,11 @@ def test_fifty_concurrent_requests_succeed(make_asana_server: Any) -> None:
     def call(_: int) -> int:
         with requests.Session() as session:
             barrier.wait()
-            response = session.get(server.base_url + "/workspaces", timeout=30,
-                                   headers={"Authorization": f"Bearer {server.token}"})
+            response = session.get(
+                server.base_url + "/workspaces",
+                timeout=30,
+                headers={"Authorization": f"Bearer {server.token}"},
+            )
             return response.status_code
 
     with ThreadPoolExecutor(max_workers=50) as pool:
@@ -138,7 +142,9 @@ def test_dropped_connection_truncates_body(make_asana_server: Any, make_client: 
 def test_dropped_connection_sends_partial_json(make_asana_server: Any) -> None:
     server = make_asana_server(p_drop=1.0)
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    connection.request("GET", "/api/1.0/workspaces", headers={"Authorization": f"Bearer {server.token}"})
+    connection.request(
+        "GET", "/api/1.0/workspaces", headers={"Authorization": f"Bearer {server.token}"}
+    )
     response = connection.getresponse()
     assert response.status == 200
     with pytest.raises(http.client.IncompleteRead) as raised:

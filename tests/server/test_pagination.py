@@ -13,7 +13,12 @@ from .conftest import Client
 
 INVALID = "offset: Your pagination token is invalid."
 EXPIRED = "offset: Your pagination token has expired."
-TOO_LARGE = "The result is too large. You should use pagination (may require specifying a workspace)!"
+EXACTLY_ONE = (
+    "Must specify exactly one of project, tag, section, user task list, or assignee + workspace"
+)
+TOO_LARGE = (
+    "The result is too large. You should use pagination (may require specifying a workspace)!"
+)
 
 
 def busiest_project(truth: dict[str, Any]) -> str:
@@ -68,8 +73,12 @@ def test_next_page_keeps_query_and_adds_offset(client: Client, asana_server: Asa
     path, _, query = next_page["path"].partition("?")
     assert path == "/tasks"
     params = parse_qs(query)
-    assert params == {"project": [project], "limit": ["5"], "opt_fields": ["name,modified_at"],
-                      "offset": [next_page["offset"]]}
+    assert params == {
+        "project": [project],
+        "limit": ["5"],
+        "opt_fields": ["name,modified_at"],
+        "offset": [next_page["offset"]],
+    }
 
 
 def test_pages_cover_collection_once(client: Client, asana_server: AsanaServer) -> None:
@@ -81,8 +90,12 @@ def test_pages_cover_collection_once(client: Client, asana_server: AsanaServer) 
 
 
 def test_unknown_offset_is_rejected(client: Client, asana_server: AsanaServer) -> None:
-    response = client.get("/projects", workspace=asana_server.workspace_gids[0], limit=1,
-                          offset="eyJ0b2tlbiI6Im1hZGUgdXAifQ")
+    response = client.get(
+        "/projects",
+        workspace=asana_server.workspace_gids[0],
+        limit=1,
+        offset="eyJ0b2tlbiI6Im1hZGUgdXAifQ",
+    )
     assert response.status_code == 400
     assert message(response) == INVALID
 
@@ -195,7 +208,9 @@ def test_completed_since_time_keeps_recent(client: Client, asana_server: AsanaSe
     tasks = [t for t in truth["tasks"] if any(p["gid"] == project for p in t["projects"])]
     done = sorted(t["completed_at"] for t in tasks if t["completed"])
     pivot = done[len(done) // 2]
-    listed = {r["gid"] for r in client.all_pages(f"/projects/{project}/tasks", completed_since=pivot)}
+    listed = {
+        r["gid"] for r in client.all_pages(f"/projects/{project}/tasks", completed_since=pivot)
+    }
     assert listed == {t["gid"] for t in tasks if not t["completed"] or t["completed_at"] >= pivot}
 
 
@@ -203,22 +218,39 @@ def test_completed_since_time_keeps_recent(client: Client, asana_server: AsanaSe
     ("params", "expected"),
     [
         ({}, "You should specify one of workspace, project, tag, section, user_task_list"),
-        ({"workspace": "{workspace}"},
-         "Must specify exactly one of project, tag, section, user task list, or assignee + workspace"),
-        ({"assignee": "me"},
-         "Must specify exactly one of project, tag, section, user task list, or assignee + workspace"),
-        ({"project": "{project}", "tag": "{tag}"},
-         "Must specify exactly one of project, tag, section, user task list, or assignee + workspace"),
+        (
+            {"workspace": "{workspace}"},
+            EXACTLY_ONE,
+        ),
+        (
+            {"assignee": "me"},
+            EXACTLY_ONE,
+        ),
+        (
+            {"project": "{project}", "tag": "{tag}"},
+            EXACTLY_ONE,
+        ),
         ({"project": ""}, "project: Not a Long"),
         ({"project": "abc"}, "project: Not a Long"),
     ],
-    ids=["none", "workspace-only", "assignee-only", "project-and-tag", "empty-project", "text-project"],
+    ids=[
+        "none",
+        "workspace-only",
+        "assignee-only",
+        "project-and-tag",
+        "empty-project",
+        "text-project",
+    ],
 )
-def test_task_filter_errors(client: Client, asana_server: AsanaServer, params: dict[str, str],
-                            expected: str) -> None:
+def test_task_filter_errors(
+    client: Client, asana_server: AsanaServer, params: dict[str, str], expected: str
+) -> None:
     truth = asana_server.admin.snapshot()
-    values = {"workspace": asana_server.workspace_gids[0], "project": busiest_project(truth),
-              "tag": truth["tags"][0]["gid"]}
+    values = {
+        "workspace": asana_server.workspace_gids[0],
+        "project": busiest_project(truth),
+        "tag": truth["tags"][0]["gid"],
+    }
     response = client.get("/tasks", **{k: v.format(**values) for k, v in params.items()})
     assert response.status_code == 400
     assert message(response) == expected
@@ -229,11 +261,16 @@ def test_tasks_by_assignee_and_workspace(client: Client, asana_server: AsanaServ
     workspace = asana_server.workspace_gids[0]
     user = truth["users"][0]["gid"]
     listed = [r["gid"] for r in client.all_pages("/tasks", assignee=user, workspace=workspace)]
-    expected = [t["gid"] for t in truth["tasks"]
-                if t["workspace"]["gid"] == workspace and (t["assignee"] or {}).get("gid") == user]
+    expected = [
+        t["gid"]
+        for t in truth["tasks"]
+        if t["workspace"]["gid"] == workspace and (t["assignee"] or {}).get("gid") == user
+    ]
     assert listed == sorted(expected, key=int)
     assert listed
-    assert [r["gid"] for r in client.all_pages("/tasks", assignee="me", workspace=workspace)] == listed
+    assert [
+        r["gid"] for r in client.all_pages("/tasks", assignee="me", workspace=workspace)
+    ] == listed
 
 
 def test_user_task_list_lists_assigned_tasks(client: Client, asana_server: AsanaServer) -> None:
@@ -245,8 +282,9 @@ def test_user_task_list_lists_assigned_tasks(client: Client, asana_server: Asana
     assert by_list == by_route == by_assignee
 
 
-def test_subtask_without_project_not_in_listing(client: Client, make_asana_server: Any,
-                                                make_client: Any) -> None:
+def test_subtask_without_project_not_in_listing(
+    client: Client, make_asana_server: Any, make_client: Any
+) -> None:
     server = make_asana_server(projects=2, tasks_per_project=60)
     api = make_client(server)
     truth = server.admin.snapshot()
@@ -267,7 +305,9 @@ def test_multi_homed_task_in_both_listings(make_asana_server: Any, make_client: 
     multi = next(t for t in truth["tasks"] if len(t["projects"]) == 2)
     for project in multi["projects"]:
         assert multi["gid"] in {r["gid"] for r in api.all_pages("/tasks", project=project["gid"])}
-    assert [m["project"]["gid"] for m in multi["memberships"]] == [p["gid"] for p in multi["projects"]]
+    assert [m["project"]["gid"] for m in multi["memberships"]] == [
+        p["gid"] for p in multi["projects"]
+    ]
 
 
 def test_next_page_uri_points_to_this_server(client: Client, asana_server: AsanaServer) -> None:

@@ -14,25 +14,43 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 (this interpreter and fixed arguments)
         [sys.executable, "-m", "tests.asana_server", *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def test_standalone_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     ready = tmp_path / "ready.json"
-    process = start("--port", "0", "--tasks", "40", "--projects", "2", "--token", "demo-token",
-                    "--workspace-gid", "workspace-1337", "--ready-file", str(ready))
+    process = start(
+        "--port",
+        "0",
+        "--tasks",
+        "40",
+        "--projects",
+        "2",
+        "--token",
+        "demo-token",
+        "--workspace-gid",
+        "workspace-1337",
+        "--ready-file",
+        str(ready),
+    )
     try:
         line = process.stdout.readline()  # type: ignore[union-attr]
         info = json.loads(line)
         assert json.loads(ready.read_text()) == info
-        assert info["token"] == "demo-token"
+        assert info["token"] == "demo-token"  # noqa: S105 (the token passed above)
         assert info["workspace_gids"][0] == "workspace-1337"
         assert info["base_url"].startswith("http://127.0.0.1:")
-        response = requests.get(info["base_url"] + "/workspaces", timeout=10,
-                                headers={"Authorization": "Bearer demo-token"})
+        response = requests.get(
+            info["base_url"] + "/workspaces",
+            timeout=10,
+            headers={"Authorization": "Bearer demo-token"},
+        )
         assert response.status_code == 200
         snapshot = requests.get(info["admin_url"] + "/snapshot", timeout=10).json()
         assert len(snapshot["tasks"]) == 40
@@ -81,8 +99,10 @@ def test_standalone_rpm_knob(tmp_path: Path) -> None:
     try:
         info = json.loads(process.stdout.readline())  # type: ignore[union-attr]
         headers = {"Authorization": f"Bearer {info['token']}"}
-        statuses = [requests.get(info["base_url"] + "/workspaces", headers=headers, timeout=10)
-                    for _ in range(2)]
+        statuses = [
+            requests.get(info["base_url"] + "/workspaces", headers=headers, timeout=10)
+            for _ in range(2)
+        ]
         assert [r.status_code for r in statuses] == [200, 429]
         assert "Retry-After" not in statuses[1].headers
     finally:
