@@ -190,6 +190,8 @@ def test_e2e_benchmark_quick(tmp_path, table):
                            rpm=0, anchor_command=standin, work=tmp_path / "work",
                            results_dir=tmp_path / "results")
     ours, stand = payload["medians"]["omniload"], payload["medians"]["ingestr 0.14.155"]
+    if table == "tasks":
+        assert ours["rows"] == _listed_tasks(projects=2, tasks_per_project=4)
     assert ours["rows"] > 0
     assert ours["rows"] == ours["distinct_gids"]
     assert stand["rows"] == ours["rows"]
@@ -206,8 +208,9 @@ def test_incremental_benchmark_quick(tmp_path):
                                   work=tmp_path / "work", results_dir=tmp_path / "results")
     ours = payload["medians"]["omniload"]
     assert ours["changed_tasks"] == 2
-    assert 0 < ours["requests"] < ours["first_run_requests"]
-    assert ours["rows"] == ours["distinct_gids"]
+    assert 0 < ours["requests"] <= ours["first_run_requests"]
+    assert ours["rows"] == _listed_tasks(projects=2, tasks_per_project=5)
+    assert ours["distinct_gids"] == ours["rows"]
 
 
 def test_report_renders_every_result(tmp_path):
