@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests per minute per token before 429; 0 means no limit",
     )
     parser.add_argument(
+        "--rate-window-seconds",
+        type=float,
+        default=60.0,
+        help="length of the sliding window that --rpm counts over, in seconds (default 60)",
+    )
+    parser.add_argument(
         "--no-retry-after", action="store_true", help="send 429 without Retry-After"
     )
     parser.add_argument(
@@ -149,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             max_unpaginated=args.max_unpaginated,
             latency_ms=args.latency_ms,
             rpm=args.rpm or None,
+            rate_window_seconds=args.rate_window_seconds,
             retry_after=not args.no_retry_after,
             max_concurrent=args.max_concurrent,
             p500=args.p500,

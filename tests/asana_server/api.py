@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from .data import Record, Store
 from .fields import FieldError, FieldTree, parse_opt_fields, select
@@ -90,7 +90,8 @@ class Api:
         for template, pattern, handler in self.routes:
             found = pattern.match(path)
             if found:
-                return template, found.groupdict(), handler
+                params = {name: unquote(value) for name, value in found.groupdict().items()}
+                return template, params, handler
         return None
 
     def respond(self, handler: Handler, request: ApiRequest, base_url: str) -> dict[str, Any]:

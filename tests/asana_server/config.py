@@ -15,8 +15,11 @@ class FaultSettings:
     """
 
     latency_ms: int = 0
-    # Requests per minute per token (sliding 60-second window); None or 0 disables the limit.
+    # Requests per token per rate window (a sliding window, 60 seconds as at Asana); None or 0
+    # disables the limit.
     rpm: int | None = None
+    # Length of the rate window in seconds. Tests shorten it to see a limit lift quickly.
+    rate_window_seconds: float = 60.0
     # When False, a 429 carries no Retry-After header.
     retry_after: bool = True
     # Concurrent API requests per token before 429; Asana allows 50 concurrent reads.
@@ -49,6 +52,10 @@ def _coerce_fault(name: str, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"rpm must be a non-negative integer or null, got {value!r}")
         return value or None
+    if name == "rate_window_seconds":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"rate_window_seconds must be a positive number, got {value!r}")
+        return float(value)
     if name in ("latency_ms", "max_concurrent"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -63,7 +70,7 @@ def _coerce_fault(name: str, value: object) -> object:
 class ServerConfig:
     """Everything that shapes one server: generated data, tokens, limits and faults.
 
-    Tokens left as None are replaced by random ones when the server starts.
+    Tokens left as None are replaced by random ones when the configuration is created.
     """
 
     seed: int = 1
@@ -91,6 +98,7 @@ class ServerConfig:
     # Initial fault settings; see FaultSettings for their meaning.
     latency_ms: int = 0
     rpm: int | None = None
+    rate_window_seconds: float = 60.0
     retry_after: bool = True
     max_concurrent: int = 50
     p500: float = 0.0

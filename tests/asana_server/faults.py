@@ -14,7 +14,6 @@ RATE_LIMIT_MESSAGE = (
     "You've made too many requests and hit a rate limit. "
     "Please retry after the given amount of time."
 )
-WINDOW_SECONDS = 60.0
 # Retry-After sent when the concurrent-request limit rejects a request: long enough for requests
 # in flight to finish at this server's latencies.
 CONCURRENCY_RETRY_AFTER = 1
@@ -47,8 +46,9 @@ class Rejection(Exception):
 class FaultInjector:
     """Apply the current FaultSettings to each API request.
 
-    The rate limit counts every request in a sliding 60-second window, rejected ones included,
-    as Asana documents. Random draws come from one RNG seeded by the server seed.
+    The rate limit counts every request in a sliding window of `rate_window_seconds` (60 by
+    default), rejected ones included, as Asana documents. Random draws come from one RNG seeded
+    by the server seed.
     """
 
     def __init__(self, settings: FaultSettings, seed: int) -> None:
@@ -76,13 +76,15 @@ class FaultInjector:
             now = time.monotonic()
             if settings.rpm:
                 history = self._history[token]
-                while history and history[0] <= now - WINDOW_SECONDS:
+                window = settings.rate_window_seconds
+                while history and history[0] <= now - window:
                     history.popleft()
                 history.append(now)
                 if len(history) > settings.rpm:
-                    # Wait until enough requests leave the window for this one to fit.
-                    oldest_needed = history[len(history) - settings.rpm - 1]
-                    wait = max(1, math.ceil(oldest_needed + WINDOW_SECONDS - now))
+                    # The next request fits once all but rpm - 1 entries have left the window,
+                    # so wait for the entry at index len - rpm to expire.
+                    blocking = history[len(history) - settings.rpm]
+                    wait = max(1, math.ceil(blocking + window - now))
                     raise self._too_many(wait)
             if self._in_flight[token] >= settings.max_concurrent:
                 raise self._too_many(CONCURRENCY_RETRY_AFTER)

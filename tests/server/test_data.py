@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -149,3 +150,11 @@ def test_bad_config_is_rejected() -> None:
         ServerConfig(host="0.0.0.0")  # noqa: S104 (checks that it is refused)
     with pytest.raises(ValueError, match="token and limited_token must differ"):
         ServerConfig(token="t", limited_token="t")  # noqa: S106 (placeholder tokens)
+
+
+def test_workspace_gid_with_spaces_and_unicode(make_asana_server: Any, make_client: Any) -> None:
+    server = make_asana_server(workspace_gid="wörkspace 1337")
+    api = make_client(server)
+    record = api.data("/workspaces/" + quote("wörkspace 1337"))
+    assert record["gid"] == "wörkspace 1337"
+    assert api.data("/projects", workspace="wörkspace 1337")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -194,3 +195,14 @@ def test_admin_routes_skip_faults(make_asana_server: Any) -> None:
     server = make_asana_server(p500=1.0, rpm=1)
     for _ in range(3):
         assert server.admin.counts() == {}
+
+
+def test_waiting_retry_after_lifts_limit(make_asana_server: Any, make_client: Any) -> None:
+    api = make_client(make_asana_server(rpm=2, rate_window_seconds=2))
+    assert [api.get("/workspaces").status_code for _ in range(2)] == [200, 200]
+    rejected = api.get("/workspaces")
+    assert rejected.status_code == 429
+    wait = int(rejected.headers["Retry-After"])
+    assert 1 <= wait <= 2
+    time.sleep(wait)
+    assert api.get("/workspaces").status_code == 200
