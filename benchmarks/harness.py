@@ -104,6 +104,7 @@ def run_pipeline(
     procs: list[subprocess.Popen] = []
     peak = 0
     start = time.perf_counter()
+
     try:
         previous = stdin
         for position, command in enumerate(commands):
@@ -123,6 +124,7 @@ def run_pipeline(
                 procs[-1].stdout.close()
             procs.append(proc)
             previous = proc.stdout
+
         roots = [psutil.Process(p.pid) for p in procs]
         deadline = start + timeout_s
         while any(p.poll() is None for p in procs):
@@ -142,6 +144,7 @@ def run_pipeline(
             stdin.close()  # type: ignore[union-attr]
         if stdout_path:
             stdout.close()  # type: ignore[union-attr]
+
     tails = []
     for err in stderr_files:
         err.seek(0)

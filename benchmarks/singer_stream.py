@@ -108,6 +108,7 @@ def make_task(index: int, rng: random.Random, version: int = 0) -> dict:
     words = " ".join(rng.choice(_WORDS) for _ in range(6))
     name = f"Task {index}: {words}" + (f" (rev {version})" if version else "")
     completed = (index + version) % 3 == 0
+
     custom_fields = [
         {"gid": "300001", "name": "Priority", "resource_type": "custom_field",
          "resource_subtype": "enum", "type": "enum",
@@ -122,6 +123,7 @@ def make_task(index: int, rng: random.Random, version: int = 0) -> dict:
          "resource_subtype": "text", "type": "text", "display_value": f"Customer {index % 997}",
          "text_value": f"Customer {index % 997}", "number_value": None, "enum_value": None},
     ]
+
     memberships = [{
         "project": _ref("project", 1_100_000 + project, f"Project {project}"),
         "section": _ref("section", 1_110_000 + project * 10 + index % 4, f"Section {index % 4}"),
@@ -132,6 +134,7 @@ def make_task(index: int, rng: random.Random, version: int = 0) -> dict:
             "project": _ref("project", 1_100_000 + other, f"Project {other}"),
             "section": _ref("section", 1_110_000 + other * 10, "Section 0"),
         })
+
     return {
         "gid": str(gid),
         "resource_type": "task",

@@ -1,4 +1,4 @@
-"""Refuse every network connection that does not go to this machine's loopback address.
+"""Reject every network connection that does not go to this machine's loopback address.
 
 The launchers import this before the anchor's code, so an anchor that would reach Asana's real
 hosts (token refresh, telemetry, a host setting we missed) fails with ``ConnectionRefusedError``
@@ -33,7 +33,7 @@ def _check(address: object) -> None:
         return
     host = address[0] if isinstance(address, tuple) and address else address
     if not _is_loopback(host):
-        raise ConnectionRefusedError(f"loopback guard: connection to {host!r} refused")
+        raise ConnectionRefusedError(f"loopback guard: connection to {host!r} rejected: only loopback addresses are allowed")
 
 
 def _guarded_connect(self: socket.socket, address: object) -> None:
@@ -48,7 +48,7 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
 
 def _guarded_getaddrinfo(host, *args, **kwargs):
     if host is not None and not _is_loopback(host if isinstance(host, str) else host.decode()):
-        raise socket.gaierror(socket.EAI_NONAME, f"loopback guard: lookup of {host!r} refused")
+        raise socket.gaierror(socket.EAI_NONAME, f"loopback guard: lookup of {host!r} rejected: only loopback names are allowed")
     return _original_getaddrinfo(host, *args, **kwargs)
 
 
