@@ -211,3 +211,84 @@ def test_summary_counts_rows(make_asana_server: MakeServer, tmp_path: Path) -> N
     summary = [line for line in result.stdout.splitlines() if line.startswith("public.tags:")]
     assert len(summary) == 1
     assert f"{len(expected)} inserted" in summary[0]
+
+
+def test_stories_merge_fetches_changed_tasks_only(
+    make_asana_server: MakeServer, tmp_path: Path
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE, projects=4, tasks_per_project=20)
+    arguments = ingest_arguments(
+        source_uri(server), "stories", "duckdb://./work.db", None,
+        "--incremental-strategy", "merge",
+    )
+    first = run_omniload(arguments, cwd=tmp_path)
+    assert first.returncode == ExitCode.OK, first.stderr
+    tasks = sorted(expected_rows(server.admin.snapshot(), "tasks", WORKSPACE))
+
+    new_stories = set(server.admin.add_stories(gids=tasks[:3]))
+    server.admin.reset_counts()
+    second = run_omniload(arguments, cwd=tmp_path)
+
+    assert second.returncode == ExitCode.OK, second.stderr
+    assert "Resuming from the state stored by the last run." in second.stderr
+    rows = loaded_rows(tmp_path / "work.db", "public.stories", ("gid", "text"))
+    gids = [gid for gid, _ in rows]
+    assert len(gids) == len(set(gids))
+    assert new_stories <= set(gids)
+    assert set(gids) == set(expected_rows(server.admin.snapshot(), "stories", WORKSPACE))
+    projects = len(expected_rows(server.admin.snapshot(), "projects", WORKSPACE))
+    story_requests = server.admin.counts().get("GET /tasks/{task_gid}/stories", 0)
+    # The three changed tasks, plus at most one task per project whose modified_at equals the
+    # bookmark (Asana's modified_since is inclusive).
+    assert 3 <= story_requests <= 3 + projects
+
+
+def test_interval_loads_window_without_state(
+    make_asana_server: MakeServer, tmp_path: Path
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    truth = expected_rows(server.admin.snapshot(), "tasks", WORKSPACE)
+    times = sorted(row["modified_at"] for row in truth.values())
+    start, end = times[len(times) // 4], times[len(times) // 2]
+    inside = {gid for gid, row in truth.items() if start <= row["modified_at"] <= end}
+
+    result = run_omniload(
+        ingest_arguments(source_uri(server), "tasks", "duckdb://./work.db", None,
+                         "--interval-start", start, "--interval-end", end),
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    gids = {gid for (gid,) in loaded_rows(tmp_path / "work.db", "public.tasks", ("gid",))}
+    assert inside, "the window must contain tasks for this check to mean anything"
+    assert gids == inside
+    connection = duckdb.connect(str(tmp_path / "work.db"), read_only=True)
+    state_tables = connection.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = '_omniload'"
+    ).fetchone()
+    connection.close()
+    assert state_tables == (0,)
+
+
+def test_target_failure_is_one_line(make_asana_server: MakeServer, tmp_path: Path) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    connection = duckdb.connect(str(tmp_path / "work.db"))
+    connection.execute("CREATE SCHEMA public")
+    connection.execute("CREATE VIEW public.tags AS SELECT 'x' AS gid")
+    connection.close()
+    arguments = ingest_arguments(source_uri(server), "tags")
+
+    result = run_omniload(arguments, cwd=tmp_path)
+    debug = run_omniload([*arguments, "--debug"], cwd=tmp_path)
+
+    assert result.returncode == ExitCode.LOAD_FAILED
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1
+    assert error_lines[0].startswith("Error: target-duckdb failed (exit 1): ")
+    assert "view" in error_lines[0].lower()
+    assert "Traceback" not in result.stderr
+    assert debug.returncode == ExitCode.LOAD_FAILED
+    assert "Traceback" in debug.stderr
+    connection = duckdb.connect(str(tmp_path / "work.db"), read_only=True)
+    assert connection.execute("SELECT gid FROM public.tags").fetchall() == [("x",)]
+    connection.close()

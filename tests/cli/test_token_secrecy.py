@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
 from tests.asana_server import AsanaServer
-from tests.cli.support import TABLES, clean_environment, ingest_arguments, run_omniload
+from tests.cli.support import (
+    OMNILOAD,
+    TABLES,
+    clean_environment,
+    ingest_arguments,
+    run_omniload,
+)
 
 WORKSPACE = "workspace-1337"
 
@@ -72,3 +80,34 @@ def test_scan_finds_planted_token(tmp_path: Path) -> None:
     connection.close()
 
     assert _files_containing(tmp_path, token.encode()) == [str(tmp_path / "planted.db")]
+
+
+def test_token_stays_off_command_lines(
+    make_asana_server: Callable[..., AsanaServer], tmp_path: Path
+) -> None:
+    token = "0/" + secrets.token_hex(20)
+    server = make_asana_server(workspace_gid=WORKSPACE, token=token, latency_ms=20)
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    environment = clean_environment(ASANA_ACCESS_TOKEN=token, TMPDIR=str(private_tmp))
+    arguments = ingest_arguments(f"asana://{WORKSPACE}?api_url={server.base_url}", "stories")
+    command_lines: list[bytes] = []
+
+    with subprocess.Popen(  # noqa: S603
+        [OMNILOAD, *arguments], cwd=tmp_path, env=environment,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ) as process:
+        while process.poll() is None:
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    content = cmdline.read_bytes()
+                except OSError:
+                    continue
+                if b"tap-asana" in content or b"target-duckdb" in content:
+                    command_lines.append(content)
+            time.sleep(0.05)
+
+    assert process.returncode == 0
+    assert command_lines, "the children must be seen for this check to mean anything"
+    assert not [line for line in command_lines if token.encode() in line]
+    assert list(private_tmp.iterdir()) == []

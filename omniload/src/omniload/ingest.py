@@ -305,11 +305,14 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
         )
 
     echo = console.info if console.debug else None
+    environment = dict(os.environ)
+    if console.debug:
+        environment["TARGET_DUCKDB_DEBUG"] = "1"
     private_dir = Path(tempfile.mkdtemp(prefix="omniload-"))
     try:
         tap_config = private_dir / "tap.json"
         runner.write_private_json(tap_config, tap_settings(request))
-        catalog = select_stream(runner.run_discovery(tap, tap_config, echo), request.table.name)
+        catalog = select_stream(runner.run_discovery(tap, tap_config, echo, environment), request.table.name)
         catalog_path = private_dir / "catalog.json"
         runner.write_private_json(catalog_path, catalog)
         summary_path = private_dir / "summary.json"
@@ -323,7 +326,9 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
             tap_argv += ["--state", str(state_path)]
 
         progress = Progress(console, request.interactive_progress)
-        pipeline = runner.Pipeline(tap_argv, [target, "--config", str(target_config)], echo)
+        pipeline = runner.Pipeline(
+            tap_argv, [target, "--config", str(target_config)], echo, environment
+        )
         started = time.monotonic()
         try:
             pipeline.run(progress.tick, progress.tick_seconds)

@@ -31,6 +31,7 @@ _ERROR_WORDS = re.compile(r"error|exception|critical|fatal|failed|traceback", re
 _LOG_PREFIX = re.compile(
     r"^\d{4}-\d\d-\d\d[ T][\d:,.]+\s*(?:\|\s*)?(?:[A-Z]+\s*(?:\|\s*)?)?(?:[\w.-]+\s*\|\s*)?"
 )
+_DEBUG_HINT = re.compile(r"\s*\(set [A-Z_]+=1 for a traceback\)")
 _STDERR_LINES_KEPT = 200
 _PR_SET_PDEATHSIG = 1
 
@@ -72,16 +73,25 @@ def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     )
 
 
-def summarize_error(lines: list[str]) -> str:
-    """Return the line of a child's stderr that best says why it failed, without log prefixes."""
+def summarize_error(lines: list[str], program: str) -> str:
+    """Return the line of a child's stderr that best says why it failed.
+
+    Log prefixes, the program's own ``program: error:`` prefix and its hint to set a debug
+    variable are removed, because omniload prints its own prefix and `--debug` sets it.
+    """
     candidates = [line.strip() for line in lines if line.strip()]
     candidates = [line for line in candidates if not line.startswith(("File ", "^", "~"))]
     if not candidates:
         return "no error message"
+    chosen = candidates[-1]
     for line in reversed(candidates):
         if _ERROR_WORDS.search(line) and not line.startswith("Traceback"):
-            return _LOG_PREFIX.sub("", line).strip() or line
-    return _LOG_PREFIX.sub("", candidates[-1]).strip() or candidates[-1]
+            chosen = line
+            break
+    chosen = _LOG_PREFIX.sub("", chosen).strip() or chosen
+    chosen = _DEBUG_HINT.sub("", chosen).strip()
+    prefix = f"{program}: error: "
+    return chosen[len(prefix):] if chosen.startswith(prefix) else chosen
 
 
 class _StderrReader(threading.Thread):
@@ -101,10 +111,16 @@ class _StderrReader(threading.Thread):
                 self._echo(line)
 
 
-def run_discovery(tap: str, config: Path, echo: Callable[[str], None] | None) -> dict[str, Any]:
+def run_discovery(
+    tap: str,
+    config: Path,
+    echo: Callable[[str], None] | None,
+    environment: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run ``tap --discover`` and return its catalog."""
     process = _spawn(
         [tap, "--config", str(config), "--discover"],
+        env=environment,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -123,7 +139,7 @@ def run_discovery(tap: str, config: Path, echo: Callable[[str], None] | None) ->
     if process.returncode != 0:
         raise ExtractError(
             f"tap-asana --discover failed (exit {process.returncode}): "
-            f"{summarize_error(list(reader.lines))}"
+            f"{summarize_error(list(reader.lines), 'tap-asana')}"
         )
     try:
         catalog: dict[str, Any] = json.loads(output)
@@ -149,8 +165,10 @@ class Pipeline:
         tap_argv: list[str],
         target_argv: list[str],
         echo_stderr: Callable[[str], None] | None,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.tap_argv = tap_argv
+        self.environment = environment
         self.target_argv = target_argv
         self.echo_stderr = echo_stderr
         self.counter = StreamCounter()
@@ -190,12 +208,14 @@ class Pipeline:
         """Run both processes to completion; raise ExtractError or LoadError if one fails."""
         self._target = _spawn(
             self.target_argv,
+            env=self.environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         self._tap = _spawn(
             self.tap_argv,
+            env=self.environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -222,12 +242,12 @@ class Pipeline:
         if self.target_input_broken or (target_returncode != 0 and tap_returncode == 0):
             raise LoadError(
                 f"target-duckdb failed (exit {target_returncode}): "
-                f"{summarize_error(list(target_reader.lines))}"
+                f"{summarize_error(list(target_reader.lines), 'target-duckdb')}"
             )
         if tap_returncode != 0:
             raise ExtractError(
                 f"tap-asana failed (exit {tap_returncode}): "
-                f"{summarize_error(list(tap_reader.lines))}"
+                f"{summarize_error(list(tap_reader.lines), 'tap-asana')}"
             )
 
     def stop(self) -> None:
