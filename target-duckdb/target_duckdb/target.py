@@ -165,6 +165,8 @@ class TargetDuckDB(Target):
         self._pending_bytes = 0
         self._submitted_state: dict | None = None
         self._first_pending_at: float | None = None
+        self._rows_limit = int(self.config.get("batch_size_rows") or DEFAULT_BATCH_SIZE_ROWS)
+        self._bytes_limit = int(self.config.get("batch_size_bytes") or DEFAULT_BATCH_SIZE_BYTES)
         reader = t.cast("RawLineReader", self.message_reader)
         reader.on_error = self._abort
         reader.fast_record = self._fast_record
@@ -334,9 +336,7 @@ class TargetDuckDB(Target):
         self._pending_bytes += size
         if self._first_pending_at is None:
             self._first_pending_at = time.monotonic()
-        rows_limit = int(self.config.get("batch_size_rows") or DEFAULT_BATCH_SIZE_ROWS)
-        bytes_limit = int(self.config.get("batch_size_bytes") or DEFAULT_BATCH_SIZE_BYTES)
-        if sink.pending_rows >= rows_limit or self._pending_bytes >= bytes_limit:
+        if sink.pending_rows >= self._rows_limit or self._pending_bytes >= self._bytes_limit:
             self.flush()
 
     def _process_state_message(self, message_dict: dict) -> None:
