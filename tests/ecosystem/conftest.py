@@ -6,12 +6,14 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
 
+from tests.asana_server import AsanaServer, ServerConfig
 from tests.ecosystem.meltano_project import MeltanoError, MeltanoProject
 from tests.ecosystem.plugin_venvs import PluginInstallError, PluginVenv, ensure_plugin_venv
 
@@ -101,14 +103,31 @@ def postgres_server() -> PostgresServer:
     return server
 
 
+@contextmanager
+def fresh_schema(postgres_server: PostgresServer, label: str) -> Iterator[str]:
+    """Yield the name of a new, unused schema and drop it with its tables afterwards."""
+    schema = f"t_{re.sub(r'[^a-z0-9]+', '_', label.lower())[:30]}_{uuid.uuid4().hex[:8]}"
+    try:
+        yield schema
+    finally:
+        with postgres_server.connect(autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 @pytest.fixture
-def postgres_schema(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+def postgres_schema(
+    postgres_server: PostgresServer, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """Return the name of a fresh schema for one test and drop it afterwards."""
-    test_name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:30]
-    schema = f"t_{test_name}_{uuid.uuid4().hex[:8]}"
-    yield schema
-    with postgres_server.connect(autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with fresh_schema(postgres_server, request.node.name) as schema:
+        yield schema
+
+
+@pytest.fixture(scope="module")
+def module_asana_server() -> Iterator[AsanaServer]:
+    """Return a server with the default data set shared by one module's read-only tests."""
+    with AsanaServer(ServerConfig()) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

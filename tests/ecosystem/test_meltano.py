@@ -68,39 +68,33 @@ def test_meltano_config_redacts_token(
     assert config["access_token"] != asana_server.token
 
 
-def test_meltano_run_loads_duckdb(
+def test_meltano_run_loads_then_updates(
     meltano_project: MeltanoProject, tmp_path: Path, asana_server: Any
 ) -> None:
     db_path = tmp_path / "out" / "asana.duckdb"
+    env = pipeline_env(asana_server, db_path)
 
-    result = meltano_project.run(
-        "run", "tap-asana", "target-duckdb", workdir=tmp_path, env=pipeline_env(asana_server, db_path)
-    )
-    truth = extracted_records(asana_server)
+    first = meltano_project.run("run", "tap-asana", "target-duckdb", workdir=tmp_path, env=env)
+    expected = extracted_records(asana_server)
     counts = table_counts(db_path)
 
     for stream in STREAMS:
-        assert counts[stream] == (len(truth[stream]), len(truth[stream])), stream
-    assert asana_server.token not in result.stdout + result.stderr
+        assert counts[stream] == (len(expected[stream]), len(expected[stream])), stream
+    assert asana_server.token not in first.stdout + first.stderr
 
-
-def test_meltano_second_run_updates_tasks(
-    meltano_project: MeltanoProject, tmp_path: Path, asana_server: Any
-) -> None:
-    db_path = tmp_path / "asana.duckdb"
-    env = pipeline_env(asana_server, db_path)
-    meltano_project.run("run", "tap-asana", "target-duckdb", workdir=tmp_path, env=env)
-
+    # The second run starts from the state Meltano stored after the first one.
     touched = asana_server.admin.touch_tasks(gids=pick_tasks(asana_server, 3))
     meltano_project.run("run", "tap-asana", "target-duckdb", workdir=tmp_path, env=env)
-    truth = {task["gid"]: task for task in extracted_records(asana_server)["tasks"]}
+    tasks = {task["gid"]: task for task in extracted_records(asana_server)["tasks"]}
 
     with duckdb.connect(str(db_path), read_only=True) as connection:
         names = dict(connection.execute(f"SELECT gid, name FROM {SCHEMA}.tasks").fetchall())
-        rows = connection.execute(f"SELECT count(*) FROM {SCHEMA}.tasks").fetchone()[0]
-    assert rows == len(truth)
+        rows = connection.execute(f"SELECT count(*) FROM {SCHEMA}.tasks").fetchone()
+    assert rows == (len(tasks),)
     for gid in touched:
-        assert names[gid] == truth[gid]["name"]
+        assert names[gid] == tasks[gid]["name"]
+    state = meltano_project.run("state", "list", workdir=tmp_path, env=env)
+    assert "tap-asana-to-target-duckdb" in state.stdout
 
 
 def test_meltano_stream_map_drops_notes(

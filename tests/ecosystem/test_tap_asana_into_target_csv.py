@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.asana_server import AsanaServer
 from tests.ecosystem.ground_truth import UNCOMPARED_FIELDS, STREAMS, extracted_records, sample
 from tests.ecosystem.plugin_venvs import PluginVenv
 from tests.ecosystem.singer_pipe import OWN_BIN_DIR, run_tap_into_target, write_config
@@ -27,10 +28,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def asana_server(module_asana_server: AsanaServer) -> AsanaServer:
+    """Share one server across this module: its tests only read what one run wrote."""
+    return module_asana_server
+
+
+@pytest.fixture(scope="module")
 def csv_output(
-    tmp_path: Path, asana_server: Any, plugin_venv: Callable[[str], PluginVenv]
+    tmp_path_factory: pytest.TempPathFactory,
+    asana_server: AsanaServer,
+    plugin_venv: Callable[[str], PluginVenv],
 ) -> Path:
+    tmp_path = tmp_path_factory.mktemp("tap-asana-into-target-csv")
     output_dir = tmp_path / "csv"
     output_dir.mkdir()
     tap_config = write_config(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,8 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from tests.ecosystem.conftest import PostgresServer
+from tests.asana_server import AsanaServer
+from tests.ecosystem.conftest import PostgresServer, fresh_schema
 from tests.ecosystem.ground_truth import (
     STREAMS,
     extracted_records,
@@ -95,8 +96,28 @@ def loader(
     )
 
 
-def test_all_streams_match_server(loader: Loader) -> None:
-    loader.run()
+@pytest.fixture(scope="module")
+def loaded_once(
+    module_asana_server: AsanaServer,
+    plugin_venv: Callable[[str], PluginVenv],
+    postgres_server: PostgresServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Loader]:
+    """Return a Loader after one run, shared by the tests that only read what it loaded."""
+    with fresh_schema(postgres_server, "loaded_once") as schema:
+        loader = Loader(
+            tmp_path_factory.mktemp("loaded-once"),
+            module_asana_server,
+            plugin_venv("target-postgres"),
+            postgres_server,
+            schema,
+        )
+        loader.run()
+        yield loader
+
+
+def test_all_streams_match_server(loaded_once: Loader) -> None:
+    loader = loaded_once
     truth = extracted_records(loader.server)
 
     for stream in STREAMS:
@@ -111,8 +132,8 @@ def test_all_streams_match_server(loader: Loader) -> None:
             assert scalar_mismatches(loaded, expected) == [], f"{stream} {expected['gid']}"
 
 
-def test_sample_values_keep_types(loader: Loader) -> None:
-    loader.run()
+def test_sample_values_keep_types(loaded_once: Loader) -> None:
+    loader = loaded_once
     truth = {task["gid"]: task for task in extracted_records(loader.server)["tasks"]}
 
     rows = loader.rows("tasks")
@@ -131,32 +152,14 @@ def test_sample_values_keep_types(loader: Loader) -> None:
         assert project_gids == expected_gids, row["gid"]
 
 
-def test_task_in_two_projects_is_one_row(loader: Loader) -> None:
-    loader.run()
+def test_task_in_two_projects_is_one_row(loaded_once: Loader) -> None:
+    loader = loaded_once
     shared = tasks_in_several_projects(extracted_records(loader.server)["tasks"])
     assert shared, "the server data set has no task in two projects"
 
     for task in shared:
         rows = loader.rows("tasks", f"gid = '{task['gid']}'")
         assert len(rows) == 1, task["gid"]
-
-
-def test_second_run_updates_touched_tasks(loader: Loader) -> None:
-    loader.run()
-    tasks_before = len(loader.rows("tasks"))
-
-    touched = loader.server.admin.touch_tasks(gids=pick_tasks(loader.server, 3))
-    loader.run()
-    truth = {task["gid"]: task for task in extracted_records(loader.server)["tasks"]}
-    rows = loader.rows("tasks")
-
-    assert len(touched) == 3
-    assert len(rows) == tasks_before
-    assert len({row["gid"] for row in rows}) == len(rows)
-    by_gid = {row["gid"]: row for row in rows}
-    for gid in touched:
-        assert by_gid[gid]["name"] == truth[gid]["name"]
-        assert "(edited" in by_gid[gid]["name"]
 
 
 def bookmark_tasks(rows: list[dict[str, Any]]) -> set[str]:
@@ -176,30 +179,46 @@ def bookmark_tasks(rows: list[dict[str, Any]]) -> set[str]:
     }
 
 
-def test_second_run_rewrites_only_changed_tasks(loader: Loader) -> None:
+def test_second_run_updates_touched_tasks(loader: Loader) -> None:
     loader.run()
     first_rows = loader.rows("tasks")
     first_extracted = max(row["_sdc_extracted_at"] for row in first_rows)
-    touched = loader.server.admin.touch_tasks(gids=pick_tasks(loader.server, 2))
 
+    touched = loader.server.admin.touch_tasks(gids=pick_tasks(loader.server, 3))
     second = loader.run()
-    rewritten = {
-        row["gid"] for row in loader.rows("tasks") if row["_sdc_extracted_at"] > first_extracted
-    }
+    truth = {task["gid"]: task for task in extracted_records(loader.server)["tasks"]}
+    rows = loader.rows("tasks")
+    by_gid = {row["gid"]: row for row in rows}
+    rewritten = {row["gid"] for row in rows if row["_sdc_extracted_at"] > first_extracted}
 
+    assert len(touched) == 3
     assert second.final_state is not None
+    assert len(rows) == len(first_rows)
+    assert len(by_gid) == len(rows)
+    for gid in touched:
+        assert by_gid[gid]["name"] == truth[gid]["name"]
+        assert "(edited" in by_gid[gid]["name"]
+    # Only the touched tasks and those at a project's bookmark were sent again.
     assert set(touched) <= rewritten
     assert rewritten - set(touched) <= bookmark_tasks(first_rows)
 
 
-def test_vanished_stories_flagged_without_hard_delete(loader: Loader) -> None:
-    loader.run()
-    truth_before = extracted_records(loader.server)
-    deleted_tasks = loader.server.admin.delete_tasks(gids=pick_tasks(loader.server, 2, with_stories=True))
+def delete_tasks_with_stories(loader: Loader) -> tuple[list[str], set[str]]:
+    """Delete two extracted tasks that have stories; return their gids and their stories' gids."""
+    stories_before = extracted_records(loader.server)["stories"]
+    deleted_tasks = loader.server.admin.delete_tasks(
+        gids=pick_tasks(loader.server, 2, with_stories=True)
+    )
     deleted_stories = {
-        story["gid"] for story in truth_before["stories"] if story["target"]["gid"] in deleted_tasks
+        story["gid"] for story in stories_before if story["target"]["gid"] in deleted_tasks
     }
     assert deleted_stories, "the deleted tasks had no stories"
+    return deleted_tasks, deleted_stories
+
+
+def test_vanished_stories_flagged_without_hard_delete(loader: Loader) -> None:
+    loader.run()
+    _, deleted_stories = delete_tasks_with_stories(loader)
 
     loader.run()
     rows = loader.rows("stories")
@@ -212,30 +231,17 @@ def test_vanished_stories_flagged_without_hard_delete(loader: Loader) -> None:
 
 def test_vanished_stories_removed_with_hard_delete(loader: Loader) -> None:
     loader.run(hard_delete=True)
-    truth_before = extracted_records(loader.server)
-    deleted_tasks = loader.server.admin.delete_tasks(gids=pick_tasks(loader.server, 2, with_stories=True))
-    deleted_stories = {
-        story["gid"] for story in truth_before["stories"] if story["target"]["gid"] in deleted_tasks
-    }
-    assert deleted_stories, "the deleted tasks had no stories"
+    deleted_tasks, deleted_stories = delete_tasks_with_stories(loader)
 
     loader.run(hard_delete=True)
-    gids = {row["gid"] for row in loader.rows("stories")}
+    story_gids = {row["gid"] for row in loader.rows("stories")}
+    task_gids = {row["gid"] for row in loader.rows("tasks")}
 
-    assert gids.isdisjoint(deleted_stories)
-    assert gids == {story["gid"] for story in extracted_records(loader.server)["stories"]}
-
-
-def test_deleted_tasks_stay_after_incremental_run(loader: Loader) -> None:
-    loader.run(hard_delete=True)
-    deleted = loader.server.admin.delete_tasks(gids=pick_tasks(loader.server, 2, with_stories=True))
-
-    loader.run(hard_delete=True)
-    gids = {row["gid"] for row in loader.rows("tasks")}
-
-    # tasks is incremental on modified_at and sends no ACTIVATE_VERSION, so a task deleted in
-    # Asana is never seen again and its row stays; only a full refresh removes it.
-    assert set(deleted) <= gids
+    assert story_gids.isdisjoint(deleted_stories)
+    assert story_gids == {story["gid"] for story in extracted_records(loader.server)["stories"]}
+    # tasks is incremental and sends no ACTIVATE_VERSION, so a task deleted in Asana is never
+    # sent again and its row stays until a full refresh.
+    assert set(deleted_tasks) <= task_gids
 
 
 @pytest.mark.xfail(
@@ -245,8 +251,8 @@ def test_deleted_tasks_stay_after_incremental_run(loader: Loader) -> None:
         "server returns only gid plus the named fields, so the column stays empty"
     ),
 )
-def test_resource_type_is_loaded(loader: Loader) -> None:
-    loader.run()
+def test_resource_type_is_loaded(loaded_once: Loader) -> None:
+    loader = loaded_once
     expected = extracted_records(loader.server)
 
     for stream in STREAMS:
@@ -255,8 +261,8 @@ def test_resource_type_is_loaded(loader: Loader) -> None:
             assert loaded[record["gid"]] == record["resource_type"], stream
 
 
-def test_postgres_column_types(loader: Loader) -> None:
-    loader.run()
+def test_postgres_column_types(loaded_once: Loader) -> None:
+    loader = loaded_once
     with loader.postgres.connect() as connection:
         rows = connection.execute(
             "SELECT column_name, udt_name FROM information_schema.columns "
