@@ -105,7 +105,8 @@ class Api:
 
     def _field_tree(self, request: ApiRequest) -> FieldTree | None:
         raw = request.params.get("opt_fields")
-        if raw is None:
+        if raw is None or not raw.strip():
+            # An empty opt_fields selects nothing, so the default fields apply.
             return None
         try:
             return parse_opt_fields(raw)

@@ -222,3 +222,7 @@ def test_stopped_server_closes_keep_alive(make_asana_server: Any, make_client: A
     server.stop()
     with pytest.raises(requests.exceptions.ConnectionError):
         api.get(url)
+
+
+def test_empty_opt_fields_gives_default(client: Client) -> None:
+    assert client.data("/workspaces", opt_fields="") == client.data("/workspaces")
