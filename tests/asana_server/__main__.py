@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--token", help="full-access token (default: random)")
     parser.add_argument(
-        "--limited-token", help="token that sees only the organization (default: random)"
+        "--limited-token", help="token that can read only the organization (default: random)"
     )
     parser.add_argument("--workspace-gid", help="gid of the organization workspace, any string")
     parser.add_argument("--plain-workspace-gid", help="gid of the plain workspace, any string")

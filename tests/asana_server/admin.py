@@ -9,7 +9,7 @@ from urllib.request import Request, urlopen
 
 
 class AdminError(RuntimeError):
-    """The admin API rejected a request; the message is the server's."""
+    """An admin request that the server rejected, with the server's message."""
 
 
 class AdminClient:
@@ -57,7 +57,7 @@ class AdminClient:
         return self._call("GET", "/faults")
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
-        """Change fault settings (latency_ms, rpm, retry_after, max_concurrent, p500, p503,
+        """Change fault settings (latency_ms, rpm, rate_window_seconds, retry_after, max_concurrent, p500, p503,
         p_drop); return all of them."""
         return self._call("POST", "/faults", changes)
 

@@ -169,6 +169,7 @@ def parse_limit(raw: str | None) -> int | None:
     if raw is None:
         return None
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        # NOTE: Asana also returns 400 here, but its exact message is not documented.
         raise ApiError(400, f"limit: Must be an integer from 1 to 100, got {raw!r}")
     return int(raw)
 

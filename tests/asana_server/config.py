@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 @dataclass
 class FaultSettings:
-    """Fault injection switches; every one can also be changed at run time through the admin API.
+    """Fault injection switches, each of which the admin API can also change at run time.
 
     Probabilities are per request, drawn from an RNG seeded by the server seed.
     """
 
     latency_ms: int = 0
-    # Requests per token per rate window (a sliding window, 60 seconds as at Asana); None or 0
+    # Requests per token per rate window, a sliding window of 60 seconds as at Asana. None or 0
     # disables the limit.
     rpm: int | None = None
     # Length of the rate window in seconds. Tests shorten it to see a limit lift quickly.
@@ -89,7 +89,8 @@ class ServerConfig:
     plain_workspace_gid: str | None = None
     host: str = "127.0.0.1"
     port: int = 0
-    # Lifetime of pagination offsets in seconds.
+    # Lifetime of pagination offsets in seconds. Asana does not document its own, so 15 minutes
+    # is an estimate taken from the expiry in a published sample token.
     offset_ttl: float = 900.0
     # A collection larger than this requested without `limit` gets 400 "The result is too large".
     max_unpaginated: int = 1000

@@ -175,9 +175,9 @@ def _trim(value: Any, tree: FieldTree) -> Any:
     return out
 
 
-# Fields that only some records of a resource carry: a named one is left out where it does not
-# apply. Stories carry change fields for their own subtype only (as Asana documents); projects in
-# a workspace that is not an organization have no team.
+# Fields that only some records of a resource carry, so a named one is left out where it does not
+# apply. Stories carry change fields for their own subtype only, as Asana documents. Projects in a
+# workspace that is not an organization have no team.
 CONDITIONAL_FIELDS: dict[str, frozenset[str]] = {
     "story": frozenset(
         {
