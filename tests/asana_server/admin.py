@@ -57,8 +57,11 @@ class AdminClient:
         return self._call("GET", "/faults")
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
-        """Change fault settings (latency_ms, rpm, rate_window_seconds, retry_after, max_concurrent, p500, p503,
-        p_drop); return all of them."""
+        """Change fault settings and return all of them.
+
+        The names are latency_ms, rpm, rate_window_seconds, retry_after, max_concurrent, p500,
+        p503 and p_drop.
+        """
         return self._call("POST", "/faults", changes)
 
     def set_settings(self, **changes: Any) -> dict[str, Any]:
