@@ -148,6 +148,8 @@ def _is_absolute_uri(value: str) -> bool:
 @pytest.fixture(scope="session")
 def spec() -> Spec:
     """The spec, loaded once per session because parsing 66,000 lines of YAML is slow."""
+    if not SPEC_PATH.is_file():
+        pytest.fail(f"Asana's OpenAPI spec not found at {SPEC_PATH}; set ASANA_OAS_PATH to it")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with SPEC_PATH.open(encoding="utf-8") as handle:
         return Spec(yaml.load(handle, Loader=loader))  # noqa: S506 (a safe loader)
