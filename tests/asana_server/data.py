@@ -1077,7 +1077,9 @@ class Store:
         with self.lock:
             chosen = self._pick_tasks(count, gids, project, leaf_only=gids is None)
             for gid in chosen:
-                self._delete_task(gid)
+                # A subtask listed after its parent went with the parent already.
+                if gid in self.tasks:
+                    self._delete_task(gid)
             return chosen
 
     def _delete_task(self, gid: str) -> None:

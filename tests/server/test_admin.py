@@ -174,3 +174,16 @@ def test_touch_renames_references(make_asana_server: Any, make_client: Any) -> N
         assert child["parent"] == {"gid": parent, "name": name}
     for story in api.all_pages(f"/tasks/{parent}/stories", opt_fields="target.name"):
         assert story["target"] == {"gid": parent, "name": name}
+
+
+def test_delete_parent_and_child_together(make_asana_server: Any, make_client: Any) -> None:
+    server = make_asana_server(projects=2, tasks_per_project=60)
+    api = make_client(server)
+    truth = server.admin.snapshot()
+    child = next(t for t in truth["tasks"] if t["parent"] is not None)
+    parent = child["parent"]["gid"]
+    assert server.admin.delete_tasks(gids=[parent, child["gid"]]) == [parent, child["gid"]]
+    remaining = {t["gid"] for t in server.admin.snapshot()["tasks"]}
+    assert parent not in remaining
+    assert child["gid"] not in remaining
+    assert api.get(f"/tasks/{parent}").status_code == 404
