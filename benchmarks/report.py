@@ -128,8 +128,10 @@ def _floor_line(lines: list[str], contender: str, figures: dict) -> None:
 def _section(payload: dict) -> list[str]:
     contenders = list(payload["medians"])
     ratio_names = list(payload["ratios_vs_baseline"])
+    load = payload["environment"].get("load_average_1m_at_end")
     lines = [f"Command: `{payload['command']}`  ", f"Finished {payload['finished_at']}, "
-             f"{payload['rounds']} alternating rounds, parameters: "
+             f"{payload['rounds']} alternating rounds, 1-minute load average at the end "
+             f"{load} on {payload['environment']['nproc']} cores, parameters: "
              + ", ".join(f"{k}={v}" for k, v in payload["params"].items()) + ".", ""]
     lines.append("Contenders:")
     lines.append("")
@@ -154,6 +156,24 @@ def _section(payload: dict) -> list[str]:
         lines.extend(targets)
         lines.append("")
     return lines
+
+
+def _scale_summary(payloads: list[dict]) -> list[str]:
+    """Tabulate seconds and peak RSS per record count, so growth shows at a glance."""
+    ordered = sorted(payloads, key=lambda p: p["params"]["records"])
+    contenders = list(ordered[0]["medians"])
+    header = ["records", *[f"{c} {what}" for c in contenders
+                           for what in ("seconds", "rows/s", "peak RSS")]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for payload in ordered:
+        cells = [f"{payload['params']['records']:,}"]
+        for contender in contenders:
+            figures = payload["medians"].get(contender, {})
+            cells += [_format("wall_s", figures.get("wall_s")),
+                      _format("rows_per_s", figures.get("rows_per_s")),
+                      _format("peak_rss_bytes", figures.get("peak_rss_bytes"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _environment(payloads: list[dict]) -> list[str]:
@@ -210,17 +230,17 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
         "to another address.",
         "",
     ]
-    done: set[str] = set()
     for prefix, title in SECTIONS:
         matching = [p for p in payloads if p["benchmark"].startswith(prefix)]
         if not matching:
             continue
         lines += [f"## {title}", ""]
+        if prefix == "scale":
+            lines += _scale_summary(matching)
         for payload in matching:
             if len(matching) > 1:
                 lines += [f"### {payload['benchmark']}", ""]
             lines += _section(payload)
-            done.add(payload["benchmark"])
     return "\n".join(lines).rstrip() + "\n"
 
 
