@@ -51,23 +51,28 @@ class StreamSpec:
         return len(folded) != len(self.columns)
 
 
+# A row's sequence number is (file index << FILE_SHIFT) + its 1-based ordinal in the file.
+FILE_SHIFT = 32
+
+
 @dataclasses.dataclass
 class Source:
-    """One JSONL file to load into a stream's table."""
+    """JSONL files to load into a stream's table: one MESSAGES file, or BATCH files in order."""
 
     spec: StreamSpec
-    path: str
+    paths: list[str]
     kind: str
     rows: int = 0
     compression: str = "auto"
     # Input line number of each row of a MESSAGES file, for error messages.
     line_numbers: array.array = dataclasses.field(default_factory=lambda: array.array("Q"))
 
-    def describe_row(self, ordinal: int) -> str:
-        """Return where the row with this 1-based ordinal came from, for an error message."""
+    def describe_row(self, sequence: int) -> str:
+        """Return where the row with this sequence number came from, for an error message."""
+        index, ordinal = divmod(sequence, 1 << FILE_SHIFT)
         if self.kind == MESSAGES and 0 < ordinal <= len(self.line_numbers):
             return f"Line {self.line_numbers[ordinal - 1]}"
-        return f"Record {ordinal} of batch file '{self.path}'"
+        return f"Record {ordinal} of batch file '{self.paths[index]}'"
 
 
 @dataclasses.dataclass

@@ -25,11 +25,10 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_duckdb import types
 from target_duckdb.batches import (
-    APPEND,
+    FILE_SHIFT,
     MERGE,
     MESSAGES,
     REPLACE,
-    Column,
     FlushJob,
     Source,
     StreamSpec,
@@ -282,7 +281,7 @@ class Loader:
             _raise_for_malformed_line(source)
             read_types = self._diagnose(table, source, exc)
         except duckdb.IOException as exc:
-            msg = f"Cannot read the batch file '{source.path}' of stream '{spec.stream}': {_first_line(exc)}"
+            msg = f"Cannot read the batch files {source.paths} of stream '{spec.stream}': {_first_line(exc)}"
             raise TargetError(msg) from exc
         staged = StagedSource(source, f"temp.main.{quote(table)}", read_types, table)
         if source.kind != MESSAGES:
@@ -298,14 +297,23 @@ class Loader:
         self.connection.execute(f"CREATE TEMP TABLE {quote(table)} AS {select}")
 
     def _stage_select(self, source: Source, read_types: dict[str, str]) -> str:
-        """Return a SELECT that reads the file, each column as the type `read_types` gives it."""
+        """Return a SELECT that reads the files, each column as the type `read_types` gives it.
+
+        Files are read in one UNION ALL, each numbering its rows from its index
+        shifted by FILE_SHIFT, so the sequence column keeps the input order.
+        """
+        return " UNION ALL ".join(
+            self._file_select(source, index, path, read_types) for index, path in enumerate(source.paths)
+        )
+
+    def _file_select(self, source: Source, index: int, file_path: str, read_types: dict[str, str]) -> str:
         spec = source.spec
-        path = literal(source.path)
+        path = literal(file_path)
         now = "CAST(now() AS TIMESTAMPTZ)"
         replacements = {
             "now": now,
             "now_ms": "epoch_ms(now())",
-            "seq": "ordinality",
+            "seq": f"({index << FILE_SHIFT} + ordinality)",
             "sync_started_at": str(int(self.sync_started_at)),
         }
         use_json_paths = spec.has_case_collisions
@@ -317,7 +325,7 @@ class Loader:
                 computed.update(_MESSAGE_METADATA_EXPRESSIONS)
 
         read_columns = [c for c in spec.columns if c.property not in computed]
-        expressions = [f"ordinality AS {quote(SEQUENCE_COLUMN)}"]
+        expressions = [f"({index << FILE_SHIFT} + ordinality) AS {quote(SEQUENCE_COLUMN)}"]
         if use_json_paths:
             # A STRUCT cannot hold two fields that differ only in case, so each
             # property is read from the raw JSON by its exact name.
@@ -765,26 +773,31 @@ def _json_value(column: str, pointer: str, kind: str) -> str:
 
 
 def _raise_for_malformed_line(source: Source) -> None:
-    """Raise InvalidInputLine naming the first line of the file that is not valid JSON."""
+    """Raise InvalidInputLine naming the first line of the files that is not valid JSON."""
     opener = gzip.open if source.compression == "gzip" else open
-    with opener(source.path, "rb") as handle:
-        for ordinal, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError:
+    for index, path in enumerate(source.paths):
+        with opener(path, "rb") as handle:
+            for ordinal, line in enumerate(handle, start=1):
+                sequence = (index << FILE_SHIFT) + ordinal
+                if not line.strip():
+                    continue
                 try:
-                    value = json.loads(line)
-                except ValueError as exc:
-                    msg = (
-                        f"{source.describe_row(ordinal)}: invalid JSON ({exc}). "
-                        "Each input line must be one Singer message in JSON."
-                    )
-                    raise InvalidInputLine(msg) from None
-            if not isinstance(value, dict) or (source.kind == MESSAGES and not isinstance(value.get("record"), dict)):
-                msg = f"{source.describe_row(ordinal)}: expected a JSON object with a 'record' object."
-                raise InvalidInputLine(msg)
+                    value = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    try:
+                        value = json.loads(line)
+                    except ValueError as exc:
+                        msg = (
+                            f"{source.describe_row(sequence)}: invalid JSON ({exc}). "
+                            "Each input line must be one Singer message in JSON."
+                        )
+                        raise InvalidInputLine(msg) from None
+                if not isinstance(value, dict):
+                    msg = f"{source.describe_row(sequence)}: expected a JSON object."
+                    raise InvalidInputLine(msg)
+                if source.kind == MESSAGES and not isinstance(value.get("record"), dict):
+                    msg = f"{source.describe_row(sequence)}: expected a JSON object with a 'record' object."
+                    raise InvalidInputLine(msg)
 
 
 def _remove_files(paths: list[str]) -> None:
@@ -812,4 +825,4 @@ def _lock_holder(message: str) -> str:
     return f" (PID {digits})" if digits else ""
 
 
-__all__ = ["Column", "Loader", "StagedSource"]
+__all__ = ["Loader", "StagedSource"]

@@ -85,7 +85,7 @@ class DuckDBSink(BatchSink):
         if self._file is None:
             path = self._duckdb_target.new_spool_path(self.stream_name)
             self._file = open(path, "wb", buffering=_WRITE_BUFFER_BYTES)  # noqa: SIM115
-            self._current = Source(spec=self.spec, path=path, kind=MESSAGES)
+            self._current = Source(spec=self.spec, paths=[path], kind=MESSAGES)
             self._sources.append(self._current)
         return self._file
 
@@ -102,11 +102,17 @@ class DuckDBSink(BatchSink):
         self.pending_bytes += len(line)
 
     def add_batch_file(self, path: str, compression: str, size: int) -> None:
-        """Queue a singer-sdk BATCH file of raw records after the lines written so far."""
+        """Queue a singer-sdk BATCH file of raw records after the lines written so far.
+
+        Consecutive BATCH files with the same compression share one source, so DuckDB
+        reads them in one statement.
+        """
         self._close_file()
-        self._sources.append(
-            Source(spec=self.spec, path=path, kind=RECORDS, compression=compression)
-        )
+        last = self._sources[-1] if self._sources else None
+        if last is not None and last.kind == RECORDS and last.compression == compression:
+            last.paths.append(path)
+        else:
+            self._sources.append(Source(spec=self.spec, paths=[path], kind=RECORDS, compression=compression))
         self.pending_bytes += size
 
     def _close_file(self) -> None:
@@ -127,10 +133,11 @@ class DuckDBSink(BatchSink):
         """Close and delete this sink's files without loading them."""
         for source in self.take_sources():
             if source.kind == MESSAGES:
-                try:
-                    os.remove(source.path)
-                except FileNotFoundError:
-                    pass
+                for path in source.paths:
+                    try:
+                        os.remove(path)
+                    except FileNotFoundError:
+                        pass
 
     def process_batch(self, context: dict) -> None:
         """Do nothing: the target hands this sink's files to the loader thread instead."""

@@ -162,6 +162,8 @@ class TargetDuckDB(Target):
         self._spool_counter = 0
         self._fast_sinks: dict[str, DuckDBSink | None] = {}
         self._versioned: set[str] = set()
+        # Streams with rows already handed to the loader to merge or append.
+        self._loaded_streams: set[str] = set()
         self._pending_bytes = 0
         self._submitted_state: dict | None = None
         self._first_pending_at: float | None = None
@@ -356,7 +358,17 @@ class TargetDuckDB(Target):
             self.logger.info("Ignoring ACTIVATE_VERSION for '%s' as configured", stream)
             return
         for stream_map in self.mapper.stream_maps[stream]:
-            self._versioned.add(stream_map.stream_alias)
+            alias = stream_map.stream_alias
+            if alias in self._loaded_streams and alias not in self._versioned:
+                # NOTE: replacing now would delete the rows this run already committed,
+                # so such a stream keeps its strategy and old rows are not removed.
+                self.logger.warning(
+                    "ACTIVATE_VERSION for '%s' arrived after some of its rows were loaded; "
+                    "the stream is not replaced in this run",
+                    alias,
+                )
+                continue
+            self._versioned.add(alias)
 
     def _process_batch_message(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
@@ -397,6 +409,8 @@ class TargetDuckDB(Target):
             if sink_sources:
                 strategies[sink.stream_name] = self.strategy(sink)
                 sources.extend(sink_sources)
+                if strategies[sink.stream_name] != REPLACE:
+                    self._loaded_streams.add(sink.stream_name)
         state = None
         if self._latest_state is not None and self._latest_state != self._submitted_state:
             state = copy.deepcopy(self._latest_state)
@@ -411,7 +425,7 @@ class TargetDuckDB(Target):
                     table_specs.append(sink.spec)
         self._pending_bytes = 0
         self._first_pending_at = None
-        files = [source.path for source in sources if source.kind == "messages"]
+        files = [path for source in sources if source.kind == "messages" for path in source.paths]
         return FlushJob(
             sources=sources,
             strategies=strategies,

@@ -1,10 +1,11 @@
 """Write Singer messages for task-like records, for measuring the target by hand.
 
-Usage: python generate_tasks.py ROWS OUTPUT [--batch-dir DIR] [--start-id N]
+Usage: python generate_tasks.py ROWS OUTPUT [--batch-dir DIR [--batch-rows N]
+[--compression gzip|none]] [--start-id N]
 
 Each record is about 1.9 KB of JSON with nested objects, arrays, timestamps with
 offsets and nulls, similar to an Asana task. With --batch-dir the records go to
-gzip JSONL files announced by singer-sdk BATCH messages instead of RECORD lines.
+JSONL files announced by singer-sdk BATCH messages instead of RECORD lines.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("output", type=Path)
     parser.add_argument("--batch-dir", type=Path)
     parser.add_argument("--batch-rows", type=int, default=50_000)
+    parser.add_argument("--compression", choices=["gzip", "none"], default="gzip")
     parser.add_argument("--start-id", type=int, default=0)
     arguments = parser.parse_args()
 
@@ -98,15 +100,18 @@ def main() -> None:
         else:
             arguments.batch_dir.mkdir(parents=True, exist_ok=True)
             for first in range(0, arguments.rows, arguments.batch_rows):
-                path = (arguments.batch_dir / f"{STREAM}-{first}.jsonl.gz").resolve()
-                with gzip.open(path, "wt", encoding="utf-8") as batch:
+                gzipped = arguments.compression == "gzip"
+                suffix = ".jsonl.gz" if gzipped else ".jsonl"
+                path = (arguments.batch_dir / f"{STREAM}-{first}{suffix}").resolve()
+                opener = gzip.open if gzipped else open
+                with opener(path, "wt", encoding="utf-8") as batch:
                     last = min(first + arguments.batch_rows, arguments.rows)
                     for index in range(arguments.start_id + first, arguments.start_id + last):
                         batch.write(json.dumps(make_record(index, rng)) + "\n")
                 message = {
                     "type": "BATCH",
                     "stream": STREAM,
-                    "encoding": {"format": "jsonl", "compression": "gzip"},
+                    "encoding": {"format": "jsonl", "compression": arguments.compression},
                     "manifest": [path.as_uri()],
                 }
                 output.write(json.dumps(message) + "\n")

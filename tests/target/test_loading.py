@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from tests.target.helpers import (
     activate_version,
@@ -79,6 +80,17 @@ def test_stream_settings_replace_without_activate_version(tmp_path: Path) -> Non
     run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"}), record("tasks", {"gid": "2"})])
     run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "3"})])
     assert query(config["path"], "SELECT gid FROM tasks") == [("3",)]
+
+
+def test_late_activate_version_keeps_rows(tmp_path: Path) -> None:
+    # ACTIVATE_VERSION after a committed batch must not delete the rows of that batch.
+    config = {"path": _path(tmp_path), "batch_size_rows": 2}
+    run_in_process(config, [schema("tags", TASK, ["gid"]), record("tags", {"gid": "old"})])
+    messages = [schema("tags", TASK, ["gid"])]
+    messages += [record("tags", {"gid": str(n)}) for n in range(3)]
+    messages.append(activate_version("tags"))
+    run_in_process(config, messages)
+    assert query(config["path"], "SELECT gid FROM tags ORDER BY gid") == [("0",), ("1",), ("2",), ("old",)]
 
 
 def test_replace_with_no_rows_empties_table(tmp_path: Path) -> None:
@@ -155,6 +167,34 @@ def test_batch_message_files_loaded(tmp_path: Path, compressed: bool) -> None:
     assert len(rows) == 5
     assert rows[0] == ("0", "after", None)
     assert rows[4] == ("4", "n4", True)
+
+
+def test_later_batch_file_wins_merge(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path)}
+    manifest = []
+    for part in range(3):
+        batch_file = tmp_path / f"part-{part}.jsonl"
+        rows = [{"gid": str(n), "name": f"part {part}", "done": None} for n in range(part, part + 3)]
+        batch_file.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        manifest.append(batch_file.as_uri())
+    messages = [schema("tasks", TASK, ["gid"])]
+    for uri in manifest:
+        messages.append({"type": "BATCH", "stream": "tasks", "encoding": {"format": "jsonl"}, "manifest": [uri]})
+    run_in_process(config, messages)
+    rows = query(config["path"], "SELECT gid, name FROM tasks ORDER BY gid")
+    assert rows == [("0", "part 0"), ("1", "part 1"), ("2", "part 2"), ("3", "part 2"), ("4", "part 2")]
+
+
+def test_bad_batch_file_line_named(tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"gid": "1"}\n', encoding="utf-8")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"gid": "2"}\n{"gid": \n', encoding="utf-8")
+    messages = [schema("tasks", TASK, ["gid"])]
+    for path in (good, bad):
+        messages.append({"type": "BATCH", "stream": "tasks", "encoding": {"format": "jsonl"}, "manifest": [path.as_uri()]})
+    with pytest.raises(InvalidInputLine, match=r"Record 2 of batch file '.*bad.jsonl'"):
+        run_in_process({"path": _path(tmp_path)}, messages)
 
 
 def test_stream_maps_and_flattening_applied(tmp_path: Path) -> None:
