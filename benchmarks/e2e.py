@@ -168,15 +168,20 @@ def run_incremental(
     work: Path = WORK_DIR / "e2e",
     results_dir: Path = RESULTS_DIR,
     command: str = "",
+    with_anchor: bool = True,
 ) -> dict:
-    """Compare a second tasks run after ``changed`` of the tasks changed; save the payload."""
+    """Compare a second tasks run after ``changed`` of the tasks changed; save the payload.
+
+    Without the anchor only omniload runs, and its figures are compared with its own first run.
+    """
     work = work / "incremental"
     work.mkdir(parents=True, exist_ok=True)
     knobs = {"projects": server_projects_for(projects), "tasks_per_project": tasks_per_project,
              "latency_ms": latency_ms, "rpm": rpm}
     touched = max(1, round(projects * tasks_per_project * changed))
     with BenchServer(knobs) as server:
-        sides = Sides(server, work, "tasks", _anchor_command(anchor_command))
+        anchor = _anchor_command(anchor_command) if with_anchor else ["unused"]
+        sides = Sides(server, work, "tasks", anchor)
 
         def contender(name: str, side: str, pipeline, env) -> Contender:
             first: dict = {}
@@ -208,14 +213,14 @@ def run_incremental(
             return Contender(name=name, pipeline=lambda: [pipeline()], env=env,
                              prepare=prepare, collect=collect, redact=[server.token])
 
-        contenders = [
-            contender("ingestr 0.14.155", "ingestr", sides.anchor, sides.anchor_env),
-            contender("omniload", "ours", sides.ours, sides.ours_env),
-        ]
+        contenders = [contender("omniload", "ours", sides.ours, sides.ours_env)]
+        if with_anchor:
+            contenders.insert(0, contender("ingestr 0.14.155", "ingestr", sides.anchor,
+                                           sides.anchor_env))
         params = {**knobs, "workspace_projects": projects,
                   "tasks": projects * tasks_per_project, "changed_fraction": changed}
         result = compare("e2e-incremental", contenders, rounds, INCREMENTAL_METRICS,
-                         baseline="ingestr 0.14.155", params=params, command=command)
+                         baseline=contenders[0].name, params=params, command=command)
     save(result.payload, f"e2e-incremental-{projects * tasks_per_project}", results_dir)
     return result.payload
 
@@ -231,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rpm", type=int, default=1500, help="requests per minute limit")
     parser.add_argument("--changed", type=float, default=0.01,
                         help="fraction of tasks changed before the incremental run")
+    parser.add_argument("--without-anchor", action="store_true",
+                        help="incremental only: run omniload alone (ingestr 0.14.155 fully "
+                             "reloads tasks by default, so its second run repeats its first)")
     parser.add_argument("--anchor-command", default=None,
                         help="command replacing the PyPI anchor (a stand-in for quick tests)")
     parser.add_argument("--work-dir", type=Path, default=WORK_DIR / "e2e")
@@ -242,8 +250,11 @@ def main(argv: list[str] | None = None) -> None:
     per_project = args.tasks_per_project or (100 if args.comparison == "stories" else 1000)
     if args.comparison == "incremental":
         run_incremental(args.projects, per_project, args.rounds, args.latency_ms, args.rpm,
-                        args.changed, anchor, args.work_dir, args.results_dir, command)
+                        args.changed, anchor, args.work_dir, args.results_dir, command,
+                        with_anchor=not args.without_anchor)
     else:
+        if args.without_anchor:
+            parser.error("--without-anchor applies only to the incremental comparison")
         run_load(args.comparison, args.projects, per_project, args.rounds, args.latency_ms,
                  args.rpm, anchor, args.work_dir, args.results_dir, command)
 

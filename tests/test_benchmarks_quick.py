@@ -184,8 +184,7 @@ def test_tap_benchmark_quick(tmp_path):
 
 @pytest.mark.parametrize("table", ["tasks", "stories"])
 def test_e2e_benchmark_quick(tmp_path, table):
-    standin = _standin(tmp_path, "ingestr_standin",
-                       INGESTR_STANDIN)
+    standin = _standin(tmp_path, "ingestr_standin", INGESTR_STANDIN)
     payload = e2e.run_load(table, projects=2, tasks_per_project=4, rounds=1, latency_ms=0,
                            rpm=0, anchor_command=standin, work=tmp_path / "work",
                            results_dir=tmp_path / "results")
@@ -201,11 +200,11 @@ def test_e2e_benchmark_quick(tmp_path, table):
 
 
 def test_incremental_benchmark_quick(tmp_path):
-    standin = _standin(tmp_path, "ingestr_standin",
-                       INGESTR_STANDIN)
-    payload = e2e.run_incremental(projects=2, tasks_per_project=5, rounds=1, latency_ms=0,
-                                  rpm=0, changed=0.2, anchor_command=standin,
-                                  work=tmp_path / "work", results_dir=tmp_path / "results")
+    e2e.main(["incremental", "--projects", "2", "--tasks-per-project", "5", "--rounds", "1",
+              "--latency-ms", "0", "--rpm", "0", "--changed", "0.2", "--without-anchor",
+              "--work-dir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "results")])
+    payload = _load(tmp_path / "results" / "e2e-incremental-10.json")
+    assert list(payload["medians"]) == ["omniload"]
     ours = payload["medians"]["omniload"]
     assert ours["changed_tasks"] == 2
     assert 0 < ours["requests"] <= ours["first_run_requests"]
