@@ -14,7 +14,7 @@ import platform
 import shlex
 import statistics
 import subprocess
-import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -109,7 +109,7 @@ def run_pipeline(
         previous = stdin
         for position, command in enumerate(commands):
             last = position == len(commands) - 1
-            err = (WORK_DIR / f".stderr-{os.getpid()}-{position}").open("w+b")
+            err = tempfile.TemporaryFile()
             stderr_files.append(err)
             proc = subprocess.Popen(
                 command,
@@ -150,7 +150,6 @@ def run_pipeline(
         err.seek(0)
         data = err.read()
         err.close()
-        Path(err.name).unlink(missing_ok=True)
         tails.append(data[-3000:].decode("utf-8", "replace"))
     return Measurement(
         wall_s=wall,
