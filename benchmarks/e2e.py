@@ -6,7 +6,7 @@ so each run starts with empty counters and an empty rate-limit window. Figures: 
 requests the server counted, rows in the DuckDB table and distinct gids.
 
 The ``incremental`` comparison loads tasks once, changes a fraction of them on the server, and
-measures the second run; the first run's seconds and requests are stored beside it.
+measures the second run. The first run's seconds and requests are stored beside it.
 
     python -m benchmarks.e2e tasks --projects 20 --tasks-per-project 1000
     python -m benchmarks.e2e stories --projects 20 --tasks-per-project 100
@@ -245,8 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     anchor = shlex.split(args.anchor_command) if args.anchor_command else None
-    shown = argv if argv is not None else sys.argv[1:]
-    command = ("python -m benchmarks.e2e " + shlex.join(shown)).strip()
+    arguments = argv if argv is not None else sys.argv[1:]
+    command = ("python -m benchmarks.e2e " + shlex.join(arguments)).strip()
     per_project = args.tasks_per_project or (100 if args.comparison == "stories" else 1000)
     if args.comparison == "incremental":
         run_incremental(args.projects, per_project, args.rounds, args.latency_ms, args.rpm,

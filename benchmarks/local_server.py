@@ -41,7 +41,7 @@ def server_projects_for(workspace_projects: int) -> int:
 class BenchServer:
     """A local Asana server that keeps its token and knobs across restarts.
 
-    Benchmarks use the server's limited token, which sees only the organization workspace, so
+    Benchmarks use the server's limited token, which can read only the organization workspace, so
     that tools without a workspace setting (tap-asana 2.5.1 reads every workspace it can see)
     extract the same data as the others.
     """

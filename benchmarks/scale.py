@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     target = shlex.split(args.target_command) if args.target_command else OURS_TARGET
-    shown = argv if argv is not None else sys.argv[1:]
+    arguments = argv if argv is not None else sys.argv[1:]
     run(args.sizes, args.rounds, target, args.work_dir, args.results_dir,
-        ("python -m benchmarks.scale " + shlex.join(shown)).strip())
+        ("python -m benchmarks.scale " + shlex.join(arguments)).strip())
 
 
 if __name__ == "__main__":

@@ -174,9 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     anchor = shlex.split(args.anchor_command) if args.anchor_command else None
-    shown = argv if argv is not None else sys.argv[1:]
+    arguments = argv if argv is not None else sys.argv[1:]
     run(args.projects, args.tasks_per_project, args.rounds, args.latency_ms, args.rpm, anchor,
-        args.work_dir, args.results_dir, ("python -m benchmarks.tap " + shlex.join(shown)).strip())
+        args.work_dir, args.results_dir, ("python -m benchmarks.tap " + shlex.join(arguments)).strip())
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Quick mode of every benchmark: the whole code path at tiny sizes, with stand-in anchors.
 
-The PyPI anchors are replaced by stand-in commands that speak the same interface (the same
-arguments, environment variables and outputs) but run our own parts, so these tests need no
-download and check only that the scripts still work end to end. They assert figures that do not
+The PyPI anchors are replaced by stand-in commands with the same interface (arguments,
+environment variables and outputs) that run our own parts. So these tests need no download,
+and they check only that the scripts still work end to end. They assert figures that do not
 depend on timing: rows, records, requests, stored results and the generated page.
 """
 
