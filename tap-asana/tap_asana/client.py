@@ -20,12 +20,13 @@ import requests
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_asana import schemas
-from tap_asana.concurrency import ordered_map
+from tap_asana.concurrency import ordered_chunks
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
@@ -35,6 +36,11 @@ if t.TYPE_CHECKING:
 
 # Asana's maximum page size.
 PAGE_SIZE = 100
+
+# Pages that listings ahead of the one being emitted may hold, per worker thread: enough
+# to keep every worker busy while the main thread emits, and a bound on memory (a page of
+# 100 tasks with all fields takes a few megabytes once parsed).
+PREFETCH_PAGES_PER_WORKER = 4
 
 # How many times one listing may restart after its pagination offset expired.
 MAX_LISTING_RESTARTS = 3
@@ -167,6 +173,11 @@ class AsanaStream(RESTStream):
     primary_keys = ("gid",)
     schema = StreamSchema(SchemaDirectory(schemas))
 
+    # Records are parsed JSON, so their values already have JSON types; conforming every
+    # nested value cost most of the tap's CPU time. Top-level keys are still checked:
+    # one the schema lacks is dropped with a warning. Nested objects allow extra keys.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
+
     # Set by singer-sdk's Stream.__init__; annotated for the shared session and limits.
     _tap: TapAsana
 
@@ -217,23 +228,24 @@ class AsanaStream(RESTStream):
         return Listing(path, {"opt_fields": ",".join(self.opt_fields), **query})
 
     def fetch(self, listing: Listing) -> list[dict]:
-        """Return every record of a listing, following `next_page` to the end.
+        """Return every record of a listing (see `iter_listing`)."""
+        return [record for page in self.iter_listing(listing) for record in page]
+
+    def iter_listing(self, listing: Listing) -> t.Iterator[list[dict]]:
+        """Yield the records of a listing page by page, following `next_page` to the end.
 
         Safe to call from worker threads. When Asana rejects an expired pagination
         offset, the listing starts again from the first page and records already
-        returned are skipped, so each gid appears once.
+        yielded are skipped, so each gid appears once.
         """
-        records: list[dict] = []
         seen: set[str] = set()
         for restart in range(MAX_LISTING_RESTARTS + 1):
             try:
-                for record in self._iter_pages(listing):
-                    gid = record.get("gid")
-                    if gid is None or gid not in seen:
-                        records.append(record)
-                        if gid is not None:
-                            seen.add(gid)
-                return records
+                for page in self._iter_pages(listing):
+                    fresh = [record for record in page if record.get("gid") not in seen]
+                    seen.update(record["gid"] for record in fresh if "gid" in record)
+                    yield fresh
+                return
             except ExpiredOffsetError as exc:
                 if restart == MAX_LISTING_RESTARTS:
                     raise
@@ -242,7 +254,6 @@ class AsanaStream(RESTStream):
                     listing.path,
                     exc,
                 )
-        return records  # pragma: no cover - the loop returns or raises
 
     def fetch_one(self, listing: Listing) -> dict:
         """Return the single object at a path such as `/workspaces/{gid}`."""
@@ -250,7 +261,7 @@ class AsanaStream(RESTStream):
         response = send(self._prepare_get(listing.path, listing.params))
         return dict(response_payload(response)["data"])
 
-    def _iter_pages(self, listing: Listing) -> t.Iterator[dict]:
+    def _iter_pages(self, listing: Listing) -> t.Iterator[list[dict]]:
         paginator = self.get_new_paginator()
         send = self.request_decorator(self._send)
         while not paginator.finished:
@@ -258,7 +269,7 @@ class AsanaStream(RESTStream):
             if paginator.current_value:
                 params["offset"] = paginator.current_value
             response = send(self._prepare_get(listing.path, params))
-            yield from extract_jsonpath(self.records_jsonpath, response_payload(response))
+            yield list(extract_jsonpath(self.records_jsonpath, response_payload(response)))
             paginator.advance(response)
 
     def _prepare_get(self, path: str, params: dict[str, t.Any]) -> requests.PreparedRequest:
@@ -421,13 +432,21 @@ class AsanaStream(RESTStream):
         self,
         parents: t.Iterable[dict],
         make_listing: t.Callable[[dict], Listing],
-    ) -> t.Iterator[tuple[dict, list[dict]]]:
-        """Yield `(parent, records)` for each parent, fetching listings concurrently."""
-        return ordered_map(
-            lambda parent: self.fetch(make_listing(parent)),
-            parents,
+    ) -> t.Iterator[tuple[dict, t.Iterator[dict]]]:
+        """Yield `(parent, records)` for each parent, fetching listings concurrently.
+
+        `make_listing` runs in the calling thread. Each `records` iterator must be
+        consumed before the next pair is requested.
+        """
+        listings = ((parent, make_listing(parent)) for parent in parents)
+        pairs = ordered_chunks(
+            lambda pair: self.iter_listing(pair[1]),
+            listings,
             workers=self._tap.max_workers,
+            max_buffered_chunks=PREFETCH_PAGES_PER_WORKER * self._tap.max_workers,
         )
+        for (parent, _listing), pages in pairs:
+            yield parent, (record for page in pages for record in page)
 
     def workspaces(self) -> list[dict]:
         """Return the workspaces to sync (every one the token sees, or `workspace_gid`)."""

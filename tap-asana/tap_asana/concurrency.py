@@ -8,6 +8,7 @@ bookmarks advance exactly as in a sequential run.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import typing as t
@@ -94,3 +95,95 @@ def ordered_map(
 
 
 _EXHAUSTED = object()
+
+
+class _Failure:
+    """An exception raised by a producer, passed to the consumer in its place."""
+
+    def __init__(self, exception: BaseException) -> None:
+        self.exception = exception
+
+
+_DONE = object()
+
+
+def ordered_chunks(
+    produce: t.Callable[[_Item], t.Iterable[_Result]],
+    items: t.Iterable[_Item],
+    *,
+    workers: int,
+    max_buffered_chunks: int,
+) -> t.Iterator[tuple[_Item, t.Iterator[_Result]]]:
+    """Yield `(item, chunks)` in input order while producers run concurrently.
+
+    `produce(item)` runs in a worker thread; only `workers` items run at once. Items
+    ahead of the consumer may hold at most `max_buffered_chunks` chunks (pages) in
+    memory together, however long their listings are. The item being consumed is exempt
+    from that limit, so it can always make progress. Each `chunks` iterator must be
+    consumed before the next pair is requested; whatever is left of it is then drained.
+    An exception in `produce` is raised from `chunks` after the chunks before it.
+    """
+    stop = threading.Event()
+    budget = threading.Semaphore(max(1, max_buffered_chunks))
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tap-asana")
+    pending: deque[_Channel] = deque()
+    iterator = iter(items)
+
+    def run(channel: _Channel) -> None:
+        try:
+            for chunk in produce(channel.item):
+                holds_slot = False
+                while not channel.is_head.is_set():
+                    if budget.acquire(timeout=0.05):
+                        holds_slot = True
+                        break
+                    if stop.is_set():
+                        return
+                channel.chunks.put((chunk, holds_slot))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            channel.chunks.put((_Failure(exc), False))
+            return
+        channel.chunks.put((_DONE, False))
+
+    def submit_next() -> None:
+        item = next(iterator, _EXHAUSTED)
+        if item is not _EXHAUSTED:
+            channel = _Channel(item)
+            executor.submit(run, channel)
+            pending.append(channel)
+
+    def drain(channel: _Channel) -> t.Iterator[_Result]:
+        channel.is_head.set()
+        while True:
+            value, holds_slot = channel.chunks.get()
+            if holds_slot:
+                budget.release()
+            if value is _DONE:
+                return
+            if isinstance(value, _Failure):
+                raise value.exception
+            yield value
+
+    try:
+        for _ in range(max(1, workers)):
+            submit_next()
+        while pending:
+            channel = pending.popleft()
+            chunks = drain(channel)
+            yield channel.item, chunks
+            for _chunk in chunks:
+                pass
+            submit_next()
+    finally:
+        stop.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _Channel:
+    """One item's chunks on their way from its worker thread to the consumer."""
+
+    def __init__(self, item: t.Any) -> None:
+        self.item = item
+        self.chunks: queue.SimpleQueue = queue.SimpleQueue()
+        # Set when the consumer reaches this item: from then on it ignores the budget.
+        self.is_head = threading.Event()

@@ -142,18 +142,15 @@ class PartitionPrefetcher:
     ) -> None:
         self._stream = stream
         self._make_listing = make_listing
-        work = ((partition, make_listing(partition)) for partition in partitions)
-        self._results = ordered_map(
-            lambda item: stream.fetch(item[1]), work, workers=stream._tap.max_workers
-        )
+        self._results = stream.fan_out(partitions, make_listing)
 
-    def take(self, context: Context) -> list[dict]:
-        """Return the records of `context`, which must be the next partition."""
-        item, records = next(self._results, ((None, None), None))
-        if item[0] == dict(context) and records is not None:
+    def take(self, context: Context) -> t.Iterator[dict]:
+        """Return the records of `context`, which should be the next partition."""
+        partition, records = next(self._results, (None, None))
+        if partition == dict(context) and records is not None:
             return records
         # Not the expected partition (a caller synced one context directly).
-        return self._stream.fetch(self._make_listing(dict(context)))
+        return iter(self._stream.fetch(self._make_listing(dict(context))))
 
 
 class ProjectPartitionedStream(AsanaStream):
@@ -178,7 +175,7 @@ class ProjectPartitionedStream(AsanaStream):
         """Return the listing fetched for one project partition."""
         raise NotImplementedError
 
-    def partition_records(self, context: Context) -> list[dict]:
+    def partition_records(self, context: Context) -> t.Iterator[dict]:
         """Return the prefetched listing of `context`, after writing finished state."""
         self.write_finished_partitions_state()
         if self._prefetcher is None:
@@ -289,7 +286,7 @@ class StoriesStream(ProjectPartitionedStream):
         if context is None:
             return
 
-        changed = self.partition_records(context)
+        changed = list(self.partition_records(context))
         workspace_gid = self._workspace_of.get(context["project_gid"], "")
         new_tasks = []
         for task in changed:

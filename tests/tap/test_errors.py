@@ -11,6 +11,8 @@ from tests.asana_server import AsanaServer, ServerConfig
 from tests.tap.support import TapRun, catalog_selecting, run_tap, server_config
 
 SMALL = dict(seed=17, projects=3, tasks_per_project=15, stories_per_task=1)
+# Rate-limit tests wait at least a second per refusal, so they use less data.
+TINY = dict(seed=17, projects=2, tasks_per_project=6, stories_per_task=1)
 
 
 def assert_complete(run: TapRun, server: AsanaServer) -> None:
@@ -45,8 +47,8 @@ def error_lines(run: TapRun) -> list[str]:
 
 def test_rate_limit_waits_for_retry_after(tmp_path: Path) -> None:
     # The server allows 2 requests in flight and answers 429 with Retry-After: 1 beyond.
-    with AsanaServer(ServerConfig(**SMALL, max_concurrent=2, latency_ms=50)) as server:
-        run = run_tap(tmp_path, server_config(server, max_concurrent_requests=8))
+    with AsanaServer(ServerConfig(**TINY, max_concurrent=2, latency_ms=50)) as server:
+        run = run_tap(tmp_path, server_config(server, max_concurrent_requests=4))
         assert_complete(run, server)
         lines = retry_lines(run, "429")
         assert lines
@@ -54,9 +56,9 @@ def test_rate_limit_waits_for_retry_after(tmp_path: Path) -> None:
 
 
 def test_rate_limit_without_retry_after_backs_off(tmp_path: Path) -> None:
-    knobs = dict(**SMALL, max_concurrent=2, latency_ms=50, retry_after=False)
+    knobs = dict(**TINY, max_concurrent=2, latency_ms=50, retry_after=False)
     with AsanaServer(ServerConfig(**knobs)) as server:
-        run = run_tap(tmp_path, server_config(server, max_concurrent_requests=8))
+        run = run_tap(tmp_path, server_config(server, max_concurrent_requests=4))
         assert_complete(run, server)
         assert retry_lines(run, "429")
 
