@@ -45,10 +45,13 @@ class StreamSpec:
         return [by_property[key] for key in self.key_properties]
 
     @property
-    def has_case_collisions(self) -> bool:
-        """Whether two properties differ only in case, which a DuckDB STRUCT cannot hold."""
+    def needs_json_paths(self) -> bool:
+        """Whether a DuckDB STRUCT cannot have these properties as fields.
+
+        That is so when two properties differ only in case, or one has an empty name.
+        """
         folded = {column.property.lower() for column in self.columns}
-        return len(folded) != len(self.columns)
+        return len(folded) != len(self.columns) or "" in folded
 
 
 # A row's sequence number is (file index << FILE_SHIFT) + its 1-based ordinal in the file.

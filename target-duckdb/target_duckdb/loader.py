@@ -29,6 +29,7 @@ from target_duckdb.batches import (
     MERGE,
     MESSAGES,
     REPLACE,
+    Column,
     FlushJob,
     Source,
     StreamSpec,
@@ -316,7 +317,7 @@ class Loader:
             "seq": f"({index << FILE_SHIFT} + ordinality)",
             "sync_started_at": str(int(self.sync_started_at)),
         }
-        use_json_paths = spec.has_case_collisions
+        use_json_paths = spec.needs_json_paths
         computed: dict[str, str] = {}
         if spec.add_metadata:
             for name, template in _METADATA_EXPRESSIONS.items():
@@ -327,8 +328,8 @@ class Loader:
         read_columns = [c for c in spec.columns if c.property not in computed]
         expressions = [f"({index << FILE_SHIFT} + ordinality) AS {quote(SEQUENCE_COLUMN)}"]
         if use_json_paths:
-            # A STRUCT cannot hold two fields that differ only in case, so each
-            # property is read from the raw JSON by its exact name.
+            # A STRUCT cannot have two fields that differ only in case, or a field
+            # with an empty name, so each property is read from the raw JSON by name.
             root = "/record" if source.kind == MESSAGES else ""
             for column in read_columns:
                 pointer = root + "/" + column.property.replace("~", "~0").replace("/", "~1")
@@ -349,8 +350,12 @@ class Loader:
             )
             return f"SELECT {', '.join(expressions)} FROM {reader} WITH ORDINALITY"
 
+        # Integers are read as text and checked by _strict_integer, because DuckDB
+        # rounds 1.5 to 2 when it reads a JSON number as BIGINT.
         struct_fields = ", ".join(
-            f"{quote(column.property)} {read_types[column.name]}" for column in read_columns
+            f"{quote(column.property)} "
+            f"{types.VARCHAR if types.is_integer(read_types[column.name]) else read_types[column.name]}"
+            for column in read_columns
         )
         struct = f"STRUCT({struct_fields})" if read_columns else "JSON"
         for column in spec.columns:
@@ -358,6 +363,8 @@ class Loader:
                 expression = f"CAST({computed[column.property]} AS {read_types[column.name]})"
             else:
                 expression = f"struct_extract(record, {literal(column.property)})"
+                if types.is_integer(read_types[column.name]):
+                    expression = _strict_integer(expression, read_types[column.name])
             expressions.append(f"{expression} AS {quote(column.name)}")
         if source.kind == MESSAGES:
             columns_arg = (
@@ -401,6 +408,9 @@ class Loader:
             if text_types[column.name] == column.type:
                 continue
             name = quote(column.name)
+            if types.is_integer(column.type):
+                final_types[column.name] = self._integer_type_for(table, source, column)
+                continue
             bad = self.connection.execute(
                 f"SELECT {name}, {quote(SEQUENCE_COLUMN)} FROM {quote(table)} WHERE {name} IS NOT NULL "
                 f"AND TRY_CAST({name} AS {column.type}) IS NULL "
@@ -408,19 +418,6 @@ class Loader:
             ).fetchone()
             if bad is None:
                 continue
-            if types.is_integer(column.type):
-                wider = self._integer_type_for(table, name)
-                if wider is not None:
-                    self.logger.info(
-                        "Stream '%s' property '%s' has integers wider than %s; "
-                        "using %s for this column",
-                        spec.stream,
-                        column.property,
-                        column.type,
-                        wider,
-                    )
-                    final_types[column.name] = wider
-                    continue
             msg = (
                 f"{source.describe_row(int(bad[1]))}: invalid value {bad[0]!r} for property "
                 f"'{column.property}' of stream "
@@ -441,19 +438,43 @@ class Loader:
         self.connection.execute(f"ALTER TABLE {quote(retyped)} RENAME TO {quote(table)}")
         return final_types
 
-    def _integer_type_for(self, table: str, name: str) -> str | None:
-        """Return HUGEINT or VARCHAR when every value is an integer, else None."""
-        not_integer = self.connection.execute(
-            f"SELECT count(*) FROM {quote(table)} WHERE {name} IS NOT NULL "
-            f"AND NOT regexp_full_match({name}, '-?[0-9]+')"
+    def _integer_type_for(self, table: str, source: Source, column: Column) -> str:
+        """Return the type an integer column needs for its staged text values, or raise.
+
+        Integers wider than BIGINT widen the column to HUGEINT, or to VARCHAR past 128
+        bits, so no digit is lost. A value that is not an integer raises TargetError.
+        """
+        name = quote(column.name)
+        sequence = quote(SEQUENCE_COLUMN)
+        bad = self.connection.execute(
+            f"SELECT {name}, {sequence} FROM {quote(table)} WHERE {name} IS NOT NULL "
+            f"AND NOT regexp_full_match({name}, {literal(INTEGER_PATTERN)}) ORDER BY {sequence} LIMIT 1"
         ).fetchone()
-        if not_integer and not_integer[0]:
-            return None
-        too_wide = self.connection.execute(
-            f"SELECT count(*) FROM {quote(table)} WHERE {name} IS NOT NULL "
-            f"AND TRY_CAST({name} AS HUGEINT) IS NULL"
-        ).fetchone()
-        return types.VARCHAR if too_wide and too_wide[0] else types.HUGEINT
+        if bad is not None:
+            msg = (
+                f"{source.describe_row(int(bad[1]))}: invalid value {bad[0]!r} for property "
+                f"'{column.property}' of stream '{source.spec.stream}': expected an integer. Fix the "
+                "record or declare the property's type in the SCHEMA message to match it."
+            )
+            raise TargetError(msg)
+        for candidate in (column.type, types.HUGEINT):
+            too_wide = self.connection.execute(
+                f"SELECT count(*) FROM {quote(table)} WHERE {name} IS NOT NULL "
+                f"AND TRY_CAST({name} AS {candidate}) IS NULL"
+            ).fetchone()
+            if not (too_wide and too_wide[0]):
+                break
+        else:
+            candidate = types.VARCHAR
+        if candidate != column.type:
+            self.logger.info(
+                "Stream '%s' property '%s' has integers wider than %s; using %s for this column",
+                source.spec.stream,
+                column.property,
+                column.type,
+                candidate,
+            )
+        return candidate
 
     def _check_keys(self, staged: StagedSource) -> None:
         spec = staged.spec
@@ -764,6 +785,8 @@ class Loader:
 def _json_value(column: str, pointer: str, kind: str) -> str:
     """Return SQL that reads one JSON value by JSON Pointer as `kind`, NULL for JSON null."""
     path = literal(pointer)
+    if types.is_integer(kind):
+        return _strict_integer(f"json_extract_string({column}, {path})", kind)
     if kind == types.JSON:
         return (
             f"CASE WHEN json_type({column}, {path}) IS NULL OR json_type({column}, {path}) = 'NULL' "
@@ -798,6 +821,18 @@ def _raise_for_malformed_line(source: Source) -> None:
                 if source.kind == MESSAGES and not isinstance(value.get("record"), dict):
                     msg = f"{source.describe_row(sequence)}: expected a JSON object with a 'record' object."
                     raise InvalidInputLine(msg)
+
+
+# JSON Schema counts 2.0 as an integer, and DuckDB reads 1e3 as the text '1000.0'.
+INTEGER_PATTERN = r"-?[0-9]+(\.0*)?"
+
+
+def _strict_integer(text: str, kind: str) -> str:
+    """Return SQL casting integer text to `kind` that raises an error for a fraction like 1.5."""
+    return (
+        f"CASE WHEN {text} IS NULL OR regexp_full_match({text}, {literal(INTEGER_PATTERN)}) "
+        f"THEN CAST({text} AS {kind}) ELSE error('not an integer: ' || {text}) END"
+    )
 
 
 def _remove_files(paths: list[str]) -> None:

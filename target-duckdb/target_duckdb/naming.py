@@ -46,24 +46,27 @@ def column_names(properties: t.Iterable[str]) -> dict[str, str]:
     only in case, the names are sorted by code point: the first keeps its name and
     the others get a suffix `__2`, `__3`, ... in that order. A suffixed name that is
     already used by another property gets the next number. The result depends only on the
-    set of property names, never on their order in the schema.
+    set of property names, never on their order in the schema. An empty property
+    name becomes `_`.
     """
     names = list(dict.fromkeys(properties))
+    # DuckDB rejects an empty identifier, so an empty property name is shown as "_".
+    shown = {name: name or "_" for name in names}
     groups: dict[str, list[str]] = {}
     for name in names:
-        groups.setdefault(name.lower(), []).append(name)
+        groups.setdefault(shown[name].lower(), []).append(name)
 
-    used = {name.lower() for name in names}
+    used = {shown[name].lower() for name in names}
     mapping: dict[str, str] = {}
     for folded in sorted(groups):
-        members = sorted(groups[folded])
-        mapping[members[0]] = members[0]
+        members = sorted(groups[folded], key=lambda member: (shown[member], member))
+        mapping[members[0]] = shown[members[0]]
         suffix = 2
         for member in members[1:]:
-            candidate = f"{member}__{suffix}"
+            candidate = f"{shown[member]}__{suffix}"
             while candidate.lower() in used:
                 suffix += 1
-                candidate = f"{member}__{suffix}"
+                candidate = f"{shown[member]}__{suffix}"
             used.add(candidate.lower())
             mapping[member] = candidate
             suffix += 1

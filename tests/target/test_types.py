@@ -121,3 +121,38 @@ def test_wide_integer_keeps_digits(tmp_path: Path, value: int, expected_type: st
 )
 def test_widen_rule(existing: str, declared: str, expected: str) -> None:
     assert types.widen(existing, declared) == expected
+
+
+def test_integer_with_fraction_rejected(tmp_path: Path) -> None:
+    from target_duckdb.errors import TargetError
+
+    path = tmp_path / "types.duckdb"
+    messages = [
+        schema("counts", {"id": {"type": "integer"}, "n": {"type": "integer"}}, ["id"]),
+        record("counts", {"id": 1, "n": 2.0}),
+        record("counts", {"id": 2, "n": 1.5}),
+    ]
+    with pytest.raises(TargetError, match=r"Line 3: invalid value '1.5' for property 'n'"):
+        run_in_process({"path": str(path)}, messages)
+
+
+def test_integer_written_as_float_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "types.duckdb"
+    messages = [
+        schema("counts", {"id": {"type": "integer"}, "n": {"type": "integer"}}, ["id"]),
+        record("counts", {"id": 1, "n": 2.0}),
+        record("counts", {"id": 2, "n": 1e3}),
+    ]
+    run_in_process({"path": str(path)}, messages)
+    assert query(path, "SELECT n FROM counts ORDER BY id") == [(2,), (1000,)]
+
+
+def test_empty_property_name_becomes_underscore(tmp_path: Path) -> None:
+    path = tmp_path / "types.duckdb"
+    messages = [
+        schema("odd", {"id": {"type": "integer"}, "": {"type": "string"}}, ["id"]),
+        record("odd", {"id": 1, "": "no name"}),
+    ]
+    run_in_process({"path": str(path)}, messages)
+    assert column_types(path, "main", "odd") == {"id": "BIGINT", "_": "VARCHAR"}
+    assert query(path, 'SELECT "_" FROM odd') == [("no name",)]
