@@ -46,7 +46,7 @@ def ingest_arguments(
     source_uri: str, table: str, dest_uri: str = "duckdb://./work.db",
     dest_table: str | None = None, *extra: str,
 ) -> list[str]:
-    """Return the arguments of the issue's command for `table`."""
+    """Return the arguments of the README's example command for `table`."""
     return [
         "ingest",
         "--source-uri", source_uri,

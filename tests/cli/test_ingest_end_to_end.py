@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from omniload.errors import ExitCode
 from tests.asana_server import AsanaServer
 from tests.cli.support import (
+    OMNILOAD,
     LABEL_COLUMN,
     TABLES,
     clean_environment,
@@ -292,3 +294,59 @@ def test_target_failure_is_one_line(make_asana_server: MakeServer, tmp_path: Pat
     connection = duckdb.connect(str(tmp_path / "work.db"), read_only=True)
     assert connection.execute("SELECT gid FROM public.tags").fetchall() == [("x",)]
     connection.close()
+
+
+def _processes_mentioning(text: str) -> list[bytes]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            content = cmdline.read_bytes()
+        except OSError:
+            continue
+        if text.encode() in content:
+            found.append(content)
+    return found
+
+
+def test_sigterm_keeps_previous_table(make_asana_server: MakeServer, tmp_path: Path) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    arguments = ingest_arguments(source_uri(server), "tasks")
+    assert run_omniload(arguments, cwd=tmp_path).returncode == ExitCode.OK
+    columns = ("gid", "name", "modified_at")
+    before = loaded_rows(tmp_path / "work.db", "public.tasks", columns)
+    server.admin.delete_tasks(count=5)
+    server.admin.set_faults(latency_ms=400)
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    environment = clean_environment(TMPDIR=str(private_tmp))
+
+    with subprocess.Popen(  # noqa: S603
+        [OMNILOAD, *arguments, "--full-refresh"], cwd=tmp_path, env=environment,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:
+        while not list(private_tmp.glob("omniload-*/target.json")) and process.poll() is None:
+            time.sleep(0.05)
+        process.terminate()
+        _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == ExitCode.INTERRUPTED, stderr
+    assert stderr.splitlines()[-1].startswith("Error: Interrupted")
+    assert loaded_rows(tmp_path / "work.db", "public.tasks", columns) == before
+    assert _processes_mentioning(str(private_tmp)) == []
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_interactive_progress_rewrites_one_line(
+    make_asana_server: MakeServer, tmp_path: Path
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE, latency_ms=100)
+
+    # Bytes, because text mode would turn the carriage returns into newlines.
+    result = subprocess.run(  # noqa: S603
+        [OMNILOAD, *ingest_arguments(source_uri(server), "tasks"), "--progress", "interactive"],
+        cwd=tmp_path, env=clean_environment(), capture_output=True, timeout=600, check=False,
+    )
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert b"\rtasks: " in result.stderr
+    assert b"rows/s" in result.stderr

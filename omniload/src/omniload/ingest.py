@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -9,6 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -310,15 +312,23 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
         environment["TARGET_DUCKDB_DEBUG"] = "1"
     private_dir = Path(tempfile.mkdtemp(prefix="omniload-"))
     try:
-        tap_config = private_dir / "tap.json"
-        runner.write_private_json(tap_config, tap_settings(request))
-        catalog = select_stream(runner.run_discovery(tap, tap_config, echo, environment), request.table.name)
+        # The tap reads its settings, which hold the access token, from named pipes.
+        settings = tap_settings(request)
+        discovery_config = private_dir / "discovery.json"
+        release_discovery = _serve_once(discovery_config, settings)
+        try:
+            discovered = runner.run_discovery(tap, discovery_config, echo, environment)
+        finally:
+            release_discovery()
+        catalog = select_stream(discovered, request.table.name)
         catalog_path = private_dir / "catalog.json"
         runner.write_private_json(catalog_path, catalog)
         summary_path = private_dir / "summary.json"
         target_config = private_dir / "target.json"
         runner.write_private_json(target_config, target_settings(request, summary_path))
 
+        tap_config = private_dir / "tap.json"
+        release_tap_config = _serve_once(tap_config, settings)
         tap_argv = [tap, "--config", str(tap_config), "--catalog", str(catalog_path)]
         if stored_state:
             state_path = private_dir / "state.json"
@@ -333,11 +343,39 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
         try:
             pipeline.run(progress.tick, progress.tick_seconds)
         finally:
+            release_tap_config()
             progress.finish(pipeline.counter)
         seconds = time.monotonic() - started
         _print_summary(request, console, read_summary(summary_path), pipeline.counter, seconds)
     finally:
         shutil.rmtree(private_dir, ignore_errors=True)
+
+
+def _serve_once(path: Path, data: Any) -> Callable[[], None]:
+    """Create a named pipe at `path` that hands `data` as JSON to the first process opening it.
+
+    A regular file would keep the access token on disk after omniload is killed (SIGKILL),
+    because no cleanup runs then; a named pipe holds no data on disk. Call the returned
+    function once the reader is done: it unblocks the writer if no process ever read.
+    """
+    os.mkfifo(path, 0o600)
+    payload = json.dumps(data).encode("utf-8")
+
+    def write() -> None:
+        # open() blocks until a reader opens the pipe.
+        with contextlib.suppress(BrokenPipeError), open(path, "wb") as handle:
+            handle.write(payload)
+
+    writer = threading.Thread(target=write, name=f"serve {path.name}", daemon=True)
+    writer.start()
+
+    def release() -> None:
+        if writer.is_alive():
+            reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            writer.join(5)
+            os.close(reader)
+
+    return release
 
 
 def _print_summary(

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -57,17 +57,50 @@ def write_private_json(path: Path, data: Any) -> None:
         json.dump(data, handle)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this child when omniload dies, so no orphan keeps loading."""
+def config_pipe(data: Any) -> tuple[str, int]:
+    """Return ``/dev/fd/N`` and N: a pipe from which one child process reads `data` as JSON.
+
+    A file would stay on disk with the access token in it if omniload were killed with
+    SIGKILL, but a pipe vanishes with the processes. Pass N in the child's `pass_fds`, then
+    close it here. The settings are a few hundred bytes, far below a pipe's buffer (at least
+    one 4 KiB page on Linux), so writing them before the child starts does not block.
+    """
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    return f"/dev/fd/{read_end}", read_end
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _prepare_child() -> None:
+    """Unblock the stop signals and ask Linux to SIGKILL this child when omniload dies."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back until the block ends.
+
+    A KeyboardInterrupt raised while Popen forks is swallowed by fork hooks, and one raised
+    before Popen's result is stored leaves a child nobody stops; deferring the signal to the
+    end of the block avoids both.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     # A new session keeps a terminal's Ctrl-C away from the children, so omniload decides the
     # order in which they stop (target first).
-    preexec = _die_with_parent if sys.platform == "linux" else None
+    preexec = _prepare_child if sys.platform == "linux" else None
     return subprocess.Popen(  # noqa: S603
         argv, start_new_session=True, preexec_fn=preexec, **kwargs
     )
@@ -113,29 +146,34 @@ class _StderrReader(threading.Thread):
 
 def run_discovery(
     tap: str,
-    config: Path,
+    config: Path | str,
     echo: Callable[[str], None] | None,
     environment: dict[str, str] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Run ``tap --discover`` and return its catalog."""
-    process = _spawn(
-        [tap, "--config", str(config), "--discover"],
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stdout is not None and process.stderr is not None
-    reader = _StderrReader(process.stderr, echo)
-    reader.start()
+    process = None
     try:
+        with signals_deferred():
+            process = _spawn(
+                [tap, "--config", str(config), "--discover"],
+                env=environment,
+                pass_fds=pass_fds,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        assert process.stdout is not None and process.stderr is not None
+        reader = _StderrReader(process.stderr, echo)
+        reader.start()
         output = process.stdout.read()
         process.wait()
+        reader.join()
     except BaseException:
-        process.kill()
-        process.wait()
+        if process is not None:
+            process.kill()
+            process.wait()
         raise
-    reader.join()
     if process.returncode != 0:
         raise ExtractError(
             f"tap-asana --discover failed (exit {process.returncode}): "
@@ -166,8 +204,10 @@ class Pipeline:
         target_argv: list[str],
         echo_stderr: Callable[[str], None] | None,
         environment: dict[str, str] | None = None,
+        tap_fds: tuple[int, ...] = (),
     ) -> None:
         self.tap_argv = tap_argv
+        self.tap_fds = tap_fds
         self.environment = environment
         self.target_argv = target_argv
         self.echo_stderr = echo_stderr
@@ -206,27 +246,31 @@ class Pipeline:
 
     def run(self, on_tick: Callable[[StreamCounter], None], tick_seconds: float) -> None:
         """Run both processes to completion; raise ExtractError or LoadError if one fails."""
-        self._target = _spawn(
-            self.target_argv,
-            env=self.environment,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        self._tap = _spawn(
-            self.tap_argv,
-            env=self.environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert self._tap.stderr is not None and self._target.stderr is not None
-        tap_reader = _StderrReader(self._tap.stderr, self._prefixed("tap-asana"))
-        target_reader = _StderrReader(self._target.stderr, self._prefixed("target-duckdb"))
-        copier = threading.Thread(target=self._copy_tap_output, daemon=True)
-        for thread in (tap_reader, target_reader, copier):
-            thread.start()
+        readers: list[_StderrReader] = []
         try:
+            with signals_deferred():
+                self._target = _spawn(
+                    self.target_argv,
+                    env=self.environment,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+                self._tap = _spawn(
+                    self.tap_argv,
+                    env=self.environment,
+                    pass_fds=self.tap_fds,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            assert self._tap.stderr is not None and self._target.stderr is not None
+            tap_reader = _StderrReader(self._tap.stderr, self._prefixed("tap-asana"))
+            target_reader = _StderrReader(self._target.stderr, self._prefixed("target-duckdb"))
+            readers = [tap_reader, target_reader]
+            copier = threading.Thread(target=self._copy_tap_output, daemon=True)
+            for thread in (tap_reader, target_reader, copier):
+                thread.start()
             while copier.is_alive():
                 copier.join(tick_seconds)
                 on_tick(self.counter)
@@ -235,8 +279,8 @@ class Pipeline:
             self.stop()
             raise
         finally:
-            tap_reader.join(5)
-            target_reader.join(5)
+            for reader in readers:
+                reader.join(5)
 
         tap_returncode = self.tap_returncode
         if self.target_input_broken or (target_returncode != 0 and tap_returncode == 0):
