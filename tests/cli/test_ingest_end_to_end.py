@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import subprocess
 import sys
 import time
@@ -350,3 +352,29 @@ def test_interactive_progress_rewrites_one_line(
     assert result.returncode == ExitCode.OK, result.stderr
     assert b"\rtasks: " in result.stderr
     assert b"rows/s" in result.stderr
+
+
+def test_declined_prompt_cancels_before_network(
+    make_asana_server: MakeServer, tmp_path: Path
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    server.admin.reset_counts()
+    controller, terminal = pty.openpty()
+    try:
+        with subprocess.Popen(  # noqa: S603
+            [OMNILOAD, *ingest_arguments(source_uri(server), "tasks")],
+            cwd=tmp_path, env=clean_environment(), stdin=terminal,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ) as process:
+            os.write(controller, b"n\n")
+            _, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+    assert process.returncode == ExitCode.CANCELLED, stderr
+    assert "Proceed?" in stderr
+    # The answer is echoed on the terminal, not on stderr, so the prompt ends the same line.
+    assert stderr.splitlines()[-1].endswith("Error: Cancelled: nothing was loaded.")
+    assert server.admin.counts() == {}
+    assert not (tmp_path / "work.db").exists()
