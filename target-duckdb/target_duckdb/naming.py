@@ -51,22 +51,22 @@ def column_names(properties: t.Iterable[str]) -> dict[str, str]:
     """
     names = list(dict.fromkeys(properties))
     # DuckDB rejects an empty identifier, so an empty property name is shown as "_".
-    shown = {name: name or "_" for name in names}
+    display_names = {name: name or "_" for name in names}
     groups: dict[str, list[str]] = {}
     for name in names:
-        groups.setdefault(shown[name].lower(), []).append(name)
+        groups.setdefault(display_names[name].lower(), []).append(name)
 
-    used = {shown[name].lower() for name in names}
+    used = {display_names[name].lower() for name in names}
     mapping: dict[str, str] = {}
     for folded in sorted(groups):
-        members = sorted(groups[folded], key=lambda member: (shown[member], member))
-        mapping[members[0]] = shown[members[0]]
+        members = sorted(groups[folded], key=lambda member: (display_names[member], member))
+        mapping[members[0]] = display_names[members[0]]
         suffix = 2
         for member in members[1:]:
-            candidate = f"{shown[member]}__{suffix}"
+            candidate = f"{display_names[member]}__{suffix}"
             while candidate.lower() in used:
                 suffix += 1
-                candidate = f"{shown[member]}__{suffix}"
+                candidate = f"{display_names[member]}__{suffix}"
             used.add(candidate.lower())
             mapping[member] = candidate
             suffix += 1

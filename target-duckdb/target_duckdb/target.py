@@ -400,8 +400,10 @@ class TargetDuckDB(Target):
     # Flushing
 
     def _job(self, *, final: bool) -> FlushJob:
+        """Take every waiting source and the latest STATE into a job for the loader."""
         sinks = t.cast("list[DuckDBSink]", [*self._sinks_to_clear, *self._sinks_active.values()])
         self._sinks_to_clear = []
+
         sources: list[Source] = []
         strategies: dict[str, str] = {}
         for sink in sinks:
@@ -411,10 +413,12 @@ class TargetDuckDB(Target):
                 sources.extend(sink_sources)
                 if strategies[sink.stream_name] != REPLACE:
                     self._loaded_streams.add(sink.stream_name)
+
         state = None
         if self._latest_state is not None and self._latest_state != self._submitted_state:
             state = copy.deepcopy(self._latest_state)
             self._submitted_state = state
+
         replace_specs = {}
         table_specs = []
         if final:
