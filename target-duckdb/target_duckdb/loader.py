@@ -759,13 +759,12 @@ class Loader:
     def _store_state(self, state: dict) -> None:
         assert self.state_table is not None
         schema, table = self.state_table
-        self._ensure_table(
-            self._database(),
-            schema,
-            table,
-            {"key": types.VARCHAR, "value": types.JSON, "updated_at": types.TIMESTAMPTZ},
-        )
         target = qualified(schema, table)
+        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        self.connection.execute(
+            f"CREATE TABLE IF NOT EXISTS {target} "
+            "(key VARCHAR PRIMARY KEY, value JSON, updated_at TIMESTAMPTZ)"
+        )
         self.connection.execute(f"DELETE FROM {target} WHERE key = ?", [self.state_key])
         self.connection.execute(
             f"INSERT INTO {target} (key, value, updated_at) VALUES (?, ?, now())",

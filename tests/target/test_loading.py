@@ -133,6 +133,23 @@ def test_state_table_holds_latest_state(tmp_path: Path) -> None:
     assert [(key, json.loads(value)) for key, value in rows] == [("ws1/tasks", {"bookmarks": {"tasks": 1}})]
 
 
+def test_state_table_made_by_caller_updated(tmp_path: Path) -> None:
+    import duckdb
+
+    path = _path(tmp_path)
+    with duckdb.connect(path) as connection:
+        connection.execute("CREATE SCHEMA _omniload")
+        connection.execute(
+            "CREATE TABLE _omniload.state (key VARCHAR PRIMARY KEY, value JSON, updated_at TIMESTAMPTZ)"
+        )
+        connection.execute("INSERT INTO _omniload.state VALUES ('other', '{}', now()), ('mine', '{\"old\": 1}', now())")
+    config = {"path": path, "state_table": "_omniload.state", "state_key": "mine"}
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"}), state({"new": 2})])
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "2"}), state({"new": 3})])
+    rows = query(path, "SELECT key, value FROM _omniload.state ORDER BY key")
+    assert [(key, json.loads(value)) for key, value in rows] == [("mine", {"new": 3}), ("other", {})]
+
+
 def test_summary_file_has_table_figures(tmp_path: Path) -> None:
     summary_path = tmp_path / "summary.json"
     config = {"path": _path(tmp_path), "summary_path": str(summary_path)}
