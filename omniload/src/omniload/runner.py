@@ -57,20 +57,6 @@ def write_private_json(path: Path, data: Any) -> None:
         json.dump(data, handle)
 
 
-def config_pipe(data: Any) -> tuple[str, int]:
-    """Return ``/dev/fd/N`` and N: a pipe from which one child process reads `data` as JSON.
-
-    A file would stay on disk with the access token in it if omniload were killed with
-    SIGKILL, but a pipe vanishes with the processes. Pass N in the child's `pass_fds`, then
-    close it here. The settings are a few hundred bytes, far below a pipe's buffer (at least
-    one 4 KiB page on Linux), so writing them before the child starts does not block.
-    """
-    read_end, write_end = os.pipe()
-    with os.fdopen(write_end, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    return f"/dev/fd/{read_end}", read_end
-
-
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
@@ -149,7 +135,6 @@ def run_discovery(
     config: Path | str,
     echo: Callable[[str], None] | None,
     environment: dict[str, str] | None = None,
-    pass_fds: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Run ``tap --discover`` and return its catalog."""
     process = None
@@ -158,7 +143,6 @@ def run_discovery(
             process = _spawn(
                 [tap, "--config", str(config), "--discover"],
                 env=environment,
-                pass_fds=pass_fds,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -204,10 +188,8 @@ class Pipeline:
         target_argv: list[str],
         echo_stderr: Callable[[str], None] | None,
         environment: dict[str, str] | None = None,
-        tap_fds: tuple[int, ...] = (),
     ) -> None:
         self.tap_argv = tap_argv
-        self.tap_fds = tap_fds
         self.environment = environment
         self.target_argv = target_argv
         self.echo_stderr = echo_stderr
@@ -259,7 +241,6 @@ class Pipeline:
                 self._tap = _spawn(
                     self.tap_argv,
                     env=self.environment,
-                    pass_fds=self.tap_fds,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
