@@ -6,6 +6,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -15,22 +16,33 @@ import pytest
 
 from tests.asana_server import AsanaServer, ServerConfig
 from tests.ecosystem.meltano_project import MeltanoError, MeltanoProject
-from tests.ecosystem.plugin_venvs import PluginInstallError, PluginVenv, ensure_plugin_venv
+from tests.ecosystem.plugin_venvs import (
+    PLUGIN_REQUIREMENTS,
+    PluginInstallError,
+    PluginVenv,
+    ensure_plugin_venv,
+)
 
 PG_ENV_PREFIX = "OMNILOAD_TEST_PG_"
 
 
 @pytest.fixture(scope="session")
-def plugin_venv() -> Callable[[str], PluginVenv]:
-    """Return a function that builds (once per pin set) and returns a plugin's virtualenv."""
+def plugin_venv() -> Iterator[Callable[[str], PluginVenv]]:
+    """Return a function that returns a plugin's virtualenv, built once per pin set.
 
-    def get(name: str) -> PluginVenv:
-        try:
-            return ensure_plugin_venv(name)
-        except PluginInstallError as error:
-            pytest.fail(str(error), pytrace=False)
+    The first use starts building every plugin's virtualenv at once, because pip spends much
+    of its time waiting on downloads. The session waits for all builds before it ends.
+    """
+    with ThreadPoolExecutor(max_workers=len(PLUGIN_REQUIREMENTS)) as pool:
+        builds = {name: pool.submit(ensure_plugin_venv, name) for name in PLUGIN_REQUIREMENTS}
 
-    return get
+        def get(name: str) -> PluginVenv:
+            try:
+                return builds[name].result()
+            except PluginInstallError as error:
+                pytest.fail(str(error), pytrace=False)
+
+        yield get
 
 
 @dataclass(frozen=True)

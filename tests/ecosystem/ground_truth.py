@@ -42,8 +42,8 @@ def sample(records: list[dict[str, Any]], count: int = SAMPLES_PER_STREAM) -> li
 def normalize(loaded: Any, expected: Any) -> tuple[Any, Any]:
     """Bring a loaded scalar and the server's JSON value to one comparable form.
 
-    Targets store date-time strings as timestamps (PostgreSQL: without time zone, in UTC),
-    dates as dates and numbers as decimals; the server sends ISO 8601 strings and JSON numbers.
+    The server sends ISO 8601 strings and JSON numbers. Targets store date-times as timestamps
+    (target-postgres without time zone, in UTC), dates as dates and numbers as decimals.
     """
     if isinstance(loaded, dt.datetime) and isinstance(expected, str):
         parsed = dt.datetime.fromisoformat(expected)
@@ -64,8 +64,8 @@ def scalar_mismatches(
 ) -> list[tuple[str, Any, Any]]:
     """Return (column, loaded, expected) for every scalar field that differs.
 
-    Only fields that are scalars on the server and columns in the table are compared; nested
-    objects are checked by dedicated assertions because taps request a subset of their fields.
+    Only fields that are scalars on the server and columns in the table are compared. Tests
+    check nested objects with their own assertions, because taps request a subset of their fields.
     """
     mismatches = []
     for column, loaded in loaded_row.items():

@@ -3,8 +3,8 @@
 The copy lives under the gitignored plugin cache (``.venvs/``) in a folder keyed by the Meltano
 pin and the two local packages' ``pyproject.toml``, with symlinks to ``tap-asana/`` and
 ``target-duckdb/``. Meltano installs the local plugins there once with uv (its default venv
-backend) and reuses them while the key is unchanged; the editable installs pick up code changes
-without a reinstall. Each run gets its own system database, so no state leaks between tests.
+backend) and reuses them while the key is unchanged. The installs are editable, so they pick up
+code changes without a reinstall. Each run gets its own system database, so no state leaks between tests.
 """
 
 from __future__ import annotations

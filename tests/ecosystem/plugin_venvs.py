@@ -1,8 +1,8 @@
 """Build and cache one virtualenv per third-party plugin installed from PyPI.
 
-Each virtualenv lives under ``.venvs/`` at the repository root (gitignored), in a folder named
-after the plugin and a hash of its pinned requirements and the Python version, so a rerun with
-the same pins reuses it and a changed pin builds a new one. A folder is only used once the file
+Each virtualenv lives under ``.venvs/`` at the repository root (gitignored). Its folder is named
+after the plugin and a hash of its pinned requirements and the Python version. A rerun with the
+same pins reuses it, and a changed pin builds a new one. A folder is only used once the file
 ``.complete`` exists in it, so an install that was interrupted is rebuilt rather than trusted.
 """
 
@@ -60,9 +60,17 @@ def requirements_hash(requirements: tuple[str, ...]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def ensure_plugin_venv(name: str, cache_dir: Path = CACHE_DIR) -> PluginVenv:
-    """Return the cached virtualenv of plugin ``name``, building it first when needed."""
-    requirements = PLUGIN_REQUIREMENTS[name]
+def ensure_plugin_venv(
+    name: str,
+    cache_dir: Path = CACHE_DIR,
+    requirements: tuple[str, ...] | None = None,
+) -> PluginVenv:
+    """Return the cached virtualenv of plugin ``name``, building it first when needed.
+
+    ``requirements`` defaults to the plugin's pins in ``PLUGIN_REQUIREMENTS``.
+    """
+    if requirements is None:
+        requirements = PLUGIN_REQUIREMENTS[name]
     target = cache_dir / f"{name}-{requirements_hash(requirements)}"
     cache_dir.mkdir(parents=True, exist_ok=True)
 
@@ -77,11 +85,15 @@ def ensure_plugin_venv(name: str, cache_dir: Path = CACHE_DIR) -> PluginVenv:
 def _build(target: Path, requirements: tuple[str, ...]) -> None:
     if target.exists():
         shutil.rmtree(target)
-    venv.EnvBuilder(with_pip=True, clear=True).create(target)
+    # The virtualenv gets no pip of its own: the pip running these tests installs into it
+    # through --python, which saves bootstrapping pip once per plugin.
+    venv.EnvBuilder(with_pip=False, clear=True).create(target)
     command = [
-        str(target / "bin" / "python"),
+        sys.executable,
         "-m",
         "pip",
+        "--python",
+        str(target / "bin" / "python"),
         "install",
         "--disable-pip-version-check",
         "--no-input",

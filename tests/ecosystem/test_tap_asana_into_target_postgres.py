@@ -28,7 +28,7 @@ pytestmark = pytest.mark.ecosystem
 
 
 class Loader:
-    """Runs tap-asana into target-postgres for one test, keeping the state between runs."""
+    """Runner of tap-asana into target-postgres for one test, which keeps the state between runs."""
 
     def __init__(
         self,
