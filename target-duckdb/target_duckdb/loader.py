@@ -117,7 +117,7 @@ class Loader:
     # Connection
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        database = Path(self.path)
+        database = Path(self.path).expanduser()
         if str(database) != ":memory:":
             database.parent.mkdir(parents=True, exist_ok=True)
         try:
