@@ -9,11 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-
 from omniload.cli import main
 from omniload.errors import ExitCode
 
-TOKEN = "tok-5f3a9c1e-bad-input"
+TOKEN = "tok-5f3a9c1e-bad-input"  # noqa: S105 - a made-up token the output must not contain
 GOOD = {
     "--source-uri": f"asana://workspace-1337?access_token={TOKEN}&api_url=http://127.0.0.1:9/api/1.0",
     "--source-table": "tasks",
@@ -60,7 +59,8 @@ CASES = [
     ("source table missing", {"--source-table": None}, (), {}, USAGE, "Missing --source-table"),
     ("destination sqlite scheme", {"--dest-uri": "sqlite:///work.db"}, (), {},
      USAGE, "unsupported scheme"),
-    ("destination without scheme", {"--dest-uri": "work.db"}, (), {}, USAGE, "duckdb:// is missing"),
+    ("destination without scheme", {"--dest-uri": "work.db"}, (), {},
+     USAGE, "duckdb:// is missing"),
     ("destination in memory", {"--dest-uri": "duckdb:///:memory:"}, (), {}, USAGE, "in-memory"),
     ("destination with query", {"--dest-uri": "duckdb:///work.db?threads=1"}, (), {},
      USAGE, "query parameters"),
@@ -77,7 +77,7 @@ CASES = [
     ("destination table with sql", {"--dest-table": "public.tasks;drop table t"}, (), {},
      USAGE, "must start with a letter"),
     ("destination table reserved schema", {"--dest-table": "_omniload.state"}, (), {},
-     USAGE, "holds omniload's state"),
+     USAGE, "contains omniload's state"),
     ("unknown strategy", {}, ("--incremental-strategy", "upsert"), {}, USAGE, "'upsert'"),
     ("unknown strategy from environment", {}, (), {"OMNILOAD_INCREMENTAL_STRATEGY": "upsert"},
      USAGE, "from OMNILOAD_INCREMENTAL_STRATEGY"),

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from omniload.errors import ExitCode
+
 from tests.asana_server import AsanaServer
 from tests.cli.support import (
-    OMNILOAD,
     LABEL_COLUMN,
+    OMNILOAD,
     TABLES,
     clean_environment,
     expected_rows,

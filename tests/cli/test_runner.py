@@ -6,7 +6,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from omniload.errors import SetupError
 from omniload.runner import find_executable, summarize_error, write_private_json
 

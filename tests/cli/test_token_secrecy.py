@@ -67,7 +67,8 @@ def test_token_appears_nowhere(
     assert "***" in "".join(outputs), "the redaction mask should appear in echoed URIs"
     assert _files_containing(tmp_path, token.encode()) == []
     connection = duckdb.connect(str(tmp_path / "work.db"), read_only=True)
-    states = [state for (state,) in connection.execute("SELECT value FROM _omniload.state").fetchall()]
+    rows = connection.execute("SELECT value FROM _omniload.state").fetchall()
+    states = [state for (state,) in rows]
     connection.close()
     assert states, "the state table must have rows for this check to mean anything"
     assert not [state for state in states if token in str(state)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from omniload.errors import InvalidInputError
 from omniload.uris import (
     DEFAULT_API_URL,
@@ -132,7 +131,8 @@ def test_destination_table_splits(name: str, schema: str, table: str) -> None:
 @pytest.mark.parametrize(
     "name",
     ["tasks", "a.b.c", ".tasks", "public.", 'public."tasks"', "public.tasks;drop",
-     "public.my tasks", "1schema.tasks", "_omniload.state", "_OMNILOAD.tasks", "public." + "t" * 64],
+     "public.my tasks", "1schema.tasks", "_omniload.state", "_OMNILOAD.tasks",
+     "public." + "t" * 64],
 )
 def test_destination_table_rejects_invalid(name: str) -> None:
     with pytest.raises(InvalidInputError) as raised:

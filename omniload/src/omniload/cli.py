@@ -53,7 +53,7 @@ class OmniloadGroup(click.Group):
             _console.error("Interrupted: tap-asana and target-duckdb were stopped; data and "
                            "state committed before the interrupt are kept.")
             sys.exit(int(ExitCode.INTERRUPTED))
-        except Exception as error:  # noqa: BLE001 - the last resort of a command-line tool
+        except Exception as error:
             if _console.debug:
                 _print_traceback()
             else:
@@ -123,8 +123,8 @@ def ingest_command(ctx: click.Context, yes: bool, debug: bool, **values: Any) ->
       omniload ingest --source-uri asana://1234567890 --source-table tasks \\
         --dest-uri duckdb:///work.db --dest-table public.tasks
 
-    A second run of the same command loads only the tasks changed since the first; the state
-    lives in the DuckDB file, in the _omniload schema.
+    A second run of the same command loads only the tasks changed since the first. The state
+    is stored in the DuckDB file, in the _omniload schema.
     """
     _console.debug = debug
     origins = {

@@ -31,7 +31,7 @@ from omniload.uris import (
     redact_uri,
 )
 
-TOKEN_VARIABLE = "ASANA_ACCESS_TOKEN"
+TOKEN_VARIABLE = "ASANA_ACCESS_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,7 +242,7 @@ def target_settings(request: IngestRequest, summary_path: Path) -> dict[str, Any
 
 
 def select_stream(catalog: dict[str, Any], stream_name: str) -> dict[str, Any]:
-    """Mark `stream_name` and all its properties selected in `catalog`, and every other stream not."""
+    """Select `stream_name` and all its properties in `catalog`, and deselect every other stream."""
     found = False
     for entry in catalog.get("streams", []):
         name = entry.get("tap_stream_id") or entry.get("stream")

@@ -33,7 +33,7 @@ class Redactor:
         self._secrets.add(quote_plus(secret))
 
     def __call__(self, text: str) -> str:
-        # Longest first, so a secret that contains another is masked whole.
+        # Longest secrets first, so a secret that contains another is masked whole.
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, MASK)
         text = _SECRET_PAIR.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)

@@ -1,9 +1,9 @@
 """Running tap-asana into target-duckdb as two piped child processes.
 
 omniload copies the tap's stdout into the target's stdin itself instead of joining them with an
-OS pipe: it counts records per stream for progress, and when the tap fails it kills the target
-before closing the target's input, because a Singer target treats end of input as a complete
-run and would otherwise commit a partial replace.
+OS pipe, so it can count records per stream for progress. When the tap fails, omniload kills the
+target before closing the target's input. A Singer target treats end of input as a complete run,
+so it would otherwise commit a partial replace.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ def signals_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM back until the block ends.
 
     A KeyboardInterrupt raised while Popen forks is swallowed by fork hooks, and one raised
-    before Popen's result is stored leaves a child nobody stops; deferring the signal to the
-    end of the block avoids both.
+    before Popen's result is stored leaves a child that is never stopped. Deferring the signal
+    to the end of the block avoids both.
     """
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
@@ -93,7 +93,7 @@ def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
 
 
 def summarize_error(lines: list[str], program: str) -> str:
-    """Return the line of a child's stderr that best says why it failed.
+    """Return the line of a child's stderr that best explains why it failed.
 
     Log prefixes, the program's own ``program: error:`` prefix and its hint to set a debug
     variable are removed, because omniload prints its own prefix and `--debug` sets it.

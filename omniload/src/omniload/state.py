@@ -1,7 +1,7 @@
 """Incremental state kept in the destination DuckDB file, in omniload's own schema.
 
 target-duckdb writes each STATE message to ``STATE_TABLE`` under ``state_key`` in the same
-transaction as the rows it covers, in the columns ``key``, ``value`` (JSON) and ``updated_at``;
+transaction as the rows it covers, in the columns ``key``, ``value`` (JSON) and ``updated_at``.
 omniload reads it back here, read-only, before a run.
 """
 
@@ -49,7 +49,7 @@ def read_state(path: str, key: str | None) -> dict[str, Any] | None:
     """Return the stored state for `key`, or None when the file, table or key does not exist.
 
     Opening read-only also checks, before any network request, that the file is a DuckDB
-    database and that no other process holds its write lock; with `key` None only this check
+    database and that no other process holds its write lock. With `key` None only this check
     runs.
     """
     if not os.path.exists(path):

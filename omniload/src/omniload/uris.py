@@ -7,7 +7,8 @@ leading ``/`` removed because SQLAlchemy writes an empty host followed by ``/`` 
 
 | URI | file |
 |---|---|
-| ``duckdb://./work.db``, ``duckdb:///work.db``, ``duckdb://work.db`` | ``work.db`` in the current folder |
+| ``duckdb://./work.db`` | ``work.db`` in the current folder |
+| ``duckdb:///work.db``, ``duckdb://work.db`` | the same |
 | ``duckdb:///data/work.db`` | ``data/work.db`` under the current folder |
 | ``duckdb:////abs/path/work.db`` | ``/abs/path/work.db`` |
 | ``duckdb:///:memory:`` | rejected: an in-memory database is lost when the run ends |
@@ -190,7 +191,8 @@ def check_destination_path(path: str) -> None:
             )
     elif not os.access(parent, os.W_OK | os.X_OK):
         raise DestinationError(
-            f"Destination folder {parent} is not writable by this user, so {os.path.basename(path)} "
+            f"Destination folder {parent} is not writable by this user, so "
+            f"{os.path.basename(path)} "
             "cannot be created there."
         )
 
@@ -198,7 +200,9 @@ def check_destination_path(path: str) -> None:
 def parse_destination_table(name: str) -> DestinationTable:
     """Parse ``schema.table``; each part is a plain identifier (letters, digits, underscore)."""
     if not name.strip():
-        raise InvalidInputError("Missing --dest-table: expected schema.table, such as public.tasks.")
+        raise InvalidInputError(
+            "Missing --dest-table: expected schema.table, such as public.tasks."
+        )
     parts = name.split(".")
     if len(parts) != 2:
         raise InvalidInputError(
@@ -209,12 +213,13 @@ def parse_destination_table(name: str) -> DestinationTable:
         if not _IDENTIFIER.fullmatch(part) or len(part) > _MAX_IDENTIFIER_LENGTH:
             raise InvalidInputError(
                 f"Invalid --dest-table {name!r}: {part!r} must start with a letter or '_', contain "
-                f"only letters, digits and '_', and have at most {_MAX_IDENTIFIER_LENGTH} characters."
+                f"only letters, digits and '_', and have at most {_MAX_IDENTIFIER_LENGTH} "
+                "characters."
             )
     schema, table = parts
     if schema.lower() == RESERVED_SCHEMA:
         raise InvalidInputError(
-            f"Invalid --dest-table {name!r}: schema {RESERVED_SCHEMA} holds omniload's state, "
+            f"Invalid --dest-table {name!r}: schema {RESERVED_SCHEMA} contains omniload's state, "
             "choose another schema."
         )
     return DestinationTable(schema=schema, table=table)
