@@ -134,6 +134,8 @@ class Loader:
             msg = f"Cannot open database file '{self.path}': {_first_line(exc)}"
             raise TargetError(msg) from exc
         connection.execute("SET TimeZone = 'UTC'")
+        # stdout carries STATE messages only.
+        connection.execute("SET enable_progress_bar = false")
         # Rows carry their input order in SEQUENCE_COLUMN, so DuckDB need not keep it.
         connection.execute("SET preserve_insertion_order = false")
         if self.memory_limit:
