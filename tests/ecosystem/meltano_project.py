@@ -4,7 +4,8 @@ The copy lives under the gitignored plugin cache (``.venvs/``) in a folder keyed
 pin and the two local packages' ``pyproject.toml``, with symlinks to ``tap-asana/`` and
 ``target-duckdb/``. Meltano installs the local plugins there once with uv (its default venv
 backend) and reuses them while the key is unchanged. The installs are editable, so they pick up
-code changes without a reinstall. Each run gets its own system database, so no state leaks between tests.
+code changes without a reinstall. Each run gets its own system database, so no state leaks
+between tests.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class MeltanoProject:
         )
         run_env.update(env or {})
         command = [str(self.meltano.executable("meltano")), *args]
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603
             command,
             cwd=self.root,
             env=run_env,
@@ -106,5 +107,6 @@ class MeltanoProject:
         )
         if check and result.returncode != 0:
             output = (result.stdout + "\n" + result.stderr)[-OUTPUT_TAIL_CHARS:]
-            raise MeltanoError(f"meltano {' '.join(args)} exited with {result.returncode}:\n{output}")
+            command_line = " ".join(args)
+            raise MeltanoError(f"meltano {command_line} exited with {result.returncode}:\n{output}")
         return result

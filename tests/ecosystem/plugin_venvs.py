@@ -51,7 +51,9 @@ class PluginVenv:
         """Return the path of a console script, raising when the install did not create it."""
         path = self.bin_dir / script
         if not path.exists():
-            raise PluginInstallError(f"{self.name}: console script {script!r} not found in {self.bin_dir}")
+            raise PluginInstallError(
+                f"{self.name}: console script {script!r} not found in {self.bin_dir}"
+            )
         return path
 
 
@@ -99,7 +101,7 @@ def _build(target: Path, requirements: tuple[str, ...]) -> None:
         "--no-input",
         *requirements,
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         output = (result.stdout + result.stderr).splitlines()
         tail = "\n".join(output[-PIP_TAIL_LINES:])

@@ -52,10 +52,10 @@ def run_tap_into_target(
     tap_err_path = workdir / "tap.stderr"
     target_err_path = workdir / "target.stderr"
     with open(tap_err_path, "w") as tap_err, open(target_err_path, "w") as target_err:
-        tap = subprocess.Popen(
+        tap = subprocess.Popen(  # noqa: S603
             tap_command, stdout=subprocess.PIPE, stderr=tap_err, cwd=workdir, env=env
         )
-        target = subprocess.Popen(
+        target = subprocess.Popen(  # noqa: S603
             target_command,
             stdin=tap.stdout,
             stdout=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""Meltano (from PyPI) runs the repository's meltano.yml: both plugins, a pipeline and a stream map."""
+"""Meltano from PyPI runs the repository's meltano.yml: both plugins, pipelines, a stream map."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def table_counts(db_path: Path) -> dict[str, tuple[int, int]]:
     with duckdb.connect(str(db_path), read_only=True) as connection:
         for stream in STREAMS:
             counts[stream] = connection.execute(
-                f"SELECT count(*), count(DISTINCT gid) FROM {SCHEMA}.{stream}"
+                f"SELECT count(*), count(DISTINCT gid) FROM {SCHEMA}.{stream}"  # noqa: S608
             ).fetchone()
     return counts
 
@@ -88,8 +88,8 @@ def test_meltano_run_loads_then_updates(
     tasks = {task["gid"]: task for task in extracted_records(asana_server)["tasks"]}
 
     with duckdb.connect(str(db_path), read_only=True) as connection:
-        names = dict(connection.execute(f"SELECT gid, name FROM {SCHEMA}.tasks").fetchall())
-        rows = connection.execute(f"SELECT count(*) FROM {SCHEMA}.tasks").fetchone()
+        names = dict(connection.execute(f"SELECT gid, name FROM {SCHEMA}.tasks").fetchall())  # noqa: S608
+        rows = connection.execute(f"SELECT count(*) FROM {SCHEMA}.tasks").fetchone()  # noqa: S608
     assert rows == (len(tasks),)
     for gid in touched:
         assert names[gid] == tasks[gid]["name"]

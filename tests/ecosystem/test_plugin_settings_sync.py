@@ -33,7 +33,7 @@ KIND_BY_JSON_TYPE = {
 
 @cache
 def about(plugin: str) -> dict[str, Any]:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603
         [str(OWN_BIN_DIR / plugin), "--about", "--format=json"],
         capture_output=True,
         text=True,
@@ -94,7 +94,8 @@ def env_prefix(plugin: str) -> str:
 @pytest.mark.parametrize(("plugin_type", "name"), PLUGINS)
 def test_meltano_settings_match_about(plugin_type: str, name: str) -> None:
     reported = about(name)["settings"]["properties"]
-    declared = {setting["name"]: setting for setting in meltano_plugin(plugin_type, name)["settings"]}
+    settings = meltano_plugin(plugin_type, name)["settings"]
+    declared = {setting["name"]: setting for setting in settings}
 
     assert sorted(declared) == sorted(reported)
     for setting_name, schema in reported.items():

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.asana_server import AsanaServer
-from tests.ecosystem.ground_truth import UNCOMPARED_FIELDS, STREAMS, extracted_records, sample
+from tests.ecosystem.ground_truth import STREAMS, UNCOMPARED_FIELDS, extracted_records, sample
 from tests.ecosystem.plugin_venvs import PluginVenv
 from tests.ecosystem.singer_pipe import OWN_BIN_DIR, run_tap_into_target, write_config
 

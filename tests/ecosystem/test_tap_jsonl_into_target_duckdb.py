@@ -21,7 +21,7 @@ SCHEMA = "landing"
 ORDERS = [
     {
         "id": 1,
-        "name": "Grüße, \"quoted\" and a comma",
+        "name": 'Grüße, "quoted" and a comma',
         "price": 9.5,
         "active": True,
         "tags": ["a", "b"],
@@ -106,15 +106,15 @@ def test_jsonl_rows_land_with_their_values(tmp_path: Path, tap_jsonl: PluginVenv
 
     with duckdb.connect(str(db_path), read_only=True) as connection:
         rows = connection.execute(
-            f"SELECT id, name, price, active, note, created_at FROM {SCHEMA}.orders ORDER BY id"
+            f"SELECT id, name, price, active, note, created_at FROM {SCHEMA}.orders ORDER BY id"  # noqa: S608
         ).fetchall()
         meta = connection.execute(
-            f"SELECT CAST(meta AS VARCHAR), CAST(tags AS VARCHAR) FROM {SCHEMA}.orders ORDER BY id"
+            f"SELECT CAST(meta AS VARCHAR), CAST(tags AS VARCHAR) FROM {SCHEMA}.orders ORDER BY id"  # noqa: S608
         ).fetchall()
 
     assert len(rows) == 3
     assert [row[0] for row in rows] == [1, 2, 9007199254740993]
-    assert rows[0][1] == "Grüße, \"quoted\" and a comma"
+    assert rows[0][1] == 'Grüße, "quoted" and a comma'
     assert rows[2][1] == ""
     assert rows[0][2] == pytest.approx(9.5)
     assert rows[1][2] == pytest.approx(10)
@@ -162,7 +162,7 @@ def test_jsonl_rerun_with_keys_updates_rows(tmp_path: Path, tap_jsonl: PluginVen
     db_path = load(tmp_path, tap_jsonl, str(data_dir / "*.jsonl"), "orders", ["id"])
 
     with duckdb.connect(str(db_path), read_only=True) as connection:
-        rows = connection.execute(f"SELECT id, name FROM {SCHEMA}.orders ORDER BY id").fetchall()
+        rows = connection.execute(f"SELECT id, name FROM {SCHEMA}.orders ORDER BY id").fetchall()  # noqa: S608
 
     assert [row[0] for row in rows] == [1, 2, 9007199254740993]
     assert rows[1][1] == "beta renamed"
@@ -177,7 +177,7 @@ def test_jsonl_rerun_without_keys_appends(tmp_path: Path, tap_jsonl: PluginVenv)
     db_path = load(tmp_path, tap_jsonl, str(data_dir / "*.jsonl"), "events", [])
 
     with duckdb.connect(str(db_path), read_only=True) as connection:
-        ids = connection.execute(f"SELECT id FROM {SCHEMA}.events ORDER BY id").fetchall()
+        ids = connection.execute(f"SELECT id FROM {SCHEMA}.events ORDER BY id").fetchall()  # noqa: S608
 
     assert [row[0] for row in ids] == [1, 1, 2, 2]
 
@@ -200,5 +200,5 @@ def test_schema_named_like_file_loads(tmp_path: Path, tap_jsonl: PluginVenv) -> 
     )
 
     with duckdb.connect(str(db_path), read_only=True) as connection:
-        count = connection.execute(f"SELECT count(*) FROM {SCHEMA}.{SCHEMA}.orders").fetchone()
+        count = connection.execute(f"SELECT count(*) FROM {SCHEMA}.{SCHEMA}.orders").fetchone()  # noqa: S608
     assert count == (len(ORDERS),)
