@@ -95,14 +95,31 @@ def test_full_refresh_drops_deleted_tasks(make_asana_server: MakeServer, tmp_pat
     server = make_asana_server(workspace_gid=WORKSPACE)
     arguments = ingest_arguments(source_uri(server), "tasks")
     assert run_omniload(arguments, cwd=tmp_path).returncode == ExitCode.OK
-    deleted = set(server.admin.delete_tasks(count=3))
+    state_before = _stored_states(tmp_path / "work.db")
+    loaded = sorted(expected_rows(server.admin.snapshot(), "tasks", WORKSPACE))
+    deleted = set(server.admin.delete_tasks(gids=loaded[:3]))
+    server.admin.touch_tasks(gids=loaded[-2:])
 
     refreshed = run_omniload([*arguments, "--full-refresh"], cwd=tmp_path)
 
     assert refreshed.returncode == ExitCode.OK, refreshed.stderr
+    assert "Resuming from the state" not in refreshed.stderr
     gids = {gid for (gid,) in loaded_rows(tmp_path / "work.db", "public.tasks", ("gid",))}
     assert gids == set(expected_rows(server.admin.snapshot(), "tasks", WORKSPACE))
+    assert len(deleted) == 3
     assert not gids & deleted
+    state_after = _stored_states(tmp_path / "work.db")
+    assert list(state_after) == list(state_before)
+    assert state_after != state_before, "a full refresh stores the state it reached"
+
+
+def _stored_states(path: Path) -> dict[str, str]:
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = connection.execute("SELECT key, value::VARCHAR FROM _omniload.state").fetchall()
+    finally:
+        connection.close()
+    return dict(rows)
 
 
 def test_state_is_kept_per_workspace(make_asana_server: MakeServer, tmp_path: Path) -> None:

@@ -67,15 +67,26 @@ class IngestRequest:
     interactive_progress: bool
 
     @property
-    def uses_state(self) -> bool:
-        """Whether the run resumes from and stores incremental state.
+    def is_interval_run(self) -> bool:
+        """Whether --interval-start or --interval-end was given."""
+        return self.interval_start is not None or self.interval_end is not None
 
-        A replace needs a full extraction, and an interval run is a one-off window that must
-        not move the bookmarks of the regular runs.
+    @property
+    def reads_state(self) -> bool:
+        """Whether the run resumes from the stored state.
+
+        A replace needs a full extraction, and an interval run extracts its own window.
         """
-        return self.strategy != "replace" and self.interval_start is None and (
-            self.interval_end is None
-        )
+        return self.strategy != "replace" and not self.is_interval_run
+
+    @property
+    def writes_state(self) -> bool:
+        """Whether the run stores its final state for the next run.
+
+        An interval run is a one-off window and must not move the bookmarks of the regular
+        runs. A replace stores its state, because the table then holds everything up to it.
+        """
+        return not self.is_interval_run
 
 
 def _required(value: str | None, option: str, variable: str, form: str) -> str:
@@ -233,7 +244,7 @@ def target_settings(request: IngestRequest, summary_path: Path) -> dict[str, Any
         },
         "summary_path": str(summary_path),
     }
-    if request.uses_state:
+    if request.writes_state:
         settings["state_table"] = state.STATE_TABLE
         settings["state_key"] = state.state_key(
             request.source.workspace, request.table.name, request.destination
@@ -286,7 +297,7 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
     """
     check_destination_path(request.path)
     key = state.state_key(request.source.workspace, request.table.name, request.destination)
-    stored_state = state.read_state(request.path, key if request.uses_state else None)
+    stored_state = state.read_state(request.path, key if request.reads_state else None)
     tap = runner.find_executable("tap-asana")
     target = runner.find_executable("target-duckdb")
 
@@ -299,7 +310,7 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
         request.source.api_url, request.source.workspace, request.access_token
     )
     console.info(f"Workspace {request.source.workspace}: {workspace_name}")
-    if request.uses_state:
+    if request.reads_state:
         console.info(
             "Resuming from the state stored by the last run."
             if stored_state
