@@ -251,6 +251,8 @@ class Loader:
             if spec.columns:
                 declared = {column.name: column.type for column in spec.columns}
                 self._ensure_table(self._database(), spec.schema_name, spec.table, declared)
+                # A table that received no rows still gets its line of zeros in the summary.
+                self._figures(spec)
 
     def _state_to_emit(self, job: FlushJob) -> dict | None:
         """Return the STATE this job's commit completes, or None to emit nothing yet."""
