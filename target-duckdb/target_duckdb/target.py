@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import typing as t
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import click
@@ -36,6 +37,8 @@ from target_duckdb.reader import RawLineReader
 from target_duckdb.sinks import DuckDBSink
 
 DEBUG_ENV = "TARGET_DUCKDB_DEBUG"
+# Spool folders are named <prefix><pid>-<random>, so a later run can find those of dead processes.
+SPOOL_PREFIX = "target-duckdb-spool-"
 DEFAULT_BATCH_SIZE_ROWS = 100_000
 DEFAULT_BATCH_SIZE_BYTES = 64 * 1024 * 1024
 DEFAULT_MEMORY_LIMIT = "256MB"
@@ -220,7 +223,9 @@ class TargetDuckDB(Target):
     def new_spool_path(self, stream: str) -> str:
         """Return a new file path for a stream's waiting records."""
         if self._spool_dir is None:
-            self._spool_dir = tempfile.mkdtemp(prefix="target-duckdb-", dir=self.config.get("temp_dir"))
+            folder = self.config.get("temp_dir") or tempfile.gettempdir()
+            _remove_stale_spools(folder)
+            self._spool_dir = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=folder)
         self._spool_counter += 1
         safe = "".join(character if character.isalnum() else "_" for character in stream)[:40]
         return os.path.join(self._spool_dir, f"{self._spool_counter:06d}-{safe}.jsonl")
@@ -259,7 +264,11 @@ class TargetDuckDB(Target):
 
     def _process_schema_message(self, message_dict: dict) -> None:
         super()._process_schema_message(message_dict)
-        self._get_loader()
+        if self._loader is None and Path(str(self.config["path"])).expanduser().exists():
+            # Opening an existing file now reports a lock held by another process before
+            # any input is read. A new file is created only when the first batch loads,
+            # so input rejected before that leaves no file behind.
+            self._get_loader()
         stream = message_dict["stream"]
         maps = self.mapper.stream_maps[stream]
         fast = (
@@ -504,6 +513,20 @@ class TargetDuckDB(Target):
             _fail(f"DuckDB error: {_one_line(str(exc))}")
         except (OSError, ValueError) as exc:
             _fail(f"{type(exc).__name__}: {_one_line(str(exc))}")
+
+
+def _remove_stale_spools(folder: str) -> None:
+    """Delete spool folders left by target processes that were killed and no longer run."""
+    for entry in Path(folder).glob(f"{SPOOL_PREFIX}*-*"):
+        pid_text = entry.name[len(SPOOL_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or not entry.is_dir():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def _one_line(text: str) -> str:

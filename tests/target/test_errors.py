@@ -138,6 +138,14 @@ def test_locked_database_names_path(tmp_path: Path) -> None:
     assert [row[0] for row in query(config["path"], "SELECT id FROM items ORDER BY id")] == [1, 2]
 
 
+def test_rejected_input_creates_no_file(tmp_path: Path) -> None:
+    config = {"path": str(tmp_path / "new" / "never.duckdb")}
+    result = run_cli(tmp_path, config, [schema("items", ITEM, ["id"]), "{broken"])
+    assert result.returncode == 1
+    _assert_one_line_error(result.stderr, "Line 2", "invalid JSON")
+    assert not (tmp_path / "new").exists()
+
+
 def test_debug_setting_shows_traceback(tmp_path: Path) -> None:
     result = run_cli(tmp_path, _config(tmp_path), "{oops\n", env={"TARGET_DUCKDB_DEBUG": "1"})
     assert result.returncode != 0

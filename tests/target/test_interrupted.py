@@ -27,7 +27,9 @@ def _wait_for_log(process: subprocess.Popen[str], fragment: str) -> list[str]:
 
 
 def test_killed_replace_keeps_old_table(tmp_path: Path) -> None:
-    config = {"path": str(tmp_path / "kill.duckdb"), "batch_size_rows": 2}
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    config = {"path": str(tmp_path / "kill.duckdb"), "batch_size_rows": 2, "temp_dir": str(spool)}
     old = [schema("users", USER, ["gid"]), activate_version("users")]
     old += [record("users", {"gid": f"old{n}", "name": "before"}) for n in range(3)]
     old += [schema("items", ITEM, ["id"]), record("items", {"id": 1})]
@@ -66,11 +68,14 @@ def test_killed_replace_keeps_old_table(tmp_path: Path) -> None:
     assert users == [("old0", "before"), ("old1", "before"), ("old2", "before")]
     assert query(config["path"], "SELECT id FROM items ORDER BY id") == [(1,), (2,), (3,)]
     assert table_names(config["path"]) == {"main.users", "main.items"}
+    assert list(spool.iterdir()), "the killed target left no spool folder to clean"
 
-    # The next run works on the same file and completes the replace.
+    # The next run works on the same file, completes the replace and removes the
+    # killed run's spool folder.
     rerun = [schema("users", USER, ["gid"]), activate_version("users"), record("users", {"gid": "new0", "name": "after"})]
     assert run_cli(tmp_path, config, rerun).returncode == 0
     assert query(config["path"], "SELECT gid FROM users") == [("new0",)]
+    assert list(spool.iterdir()) == []
 
 
 def test_state_waits_for_replace_commit(tmp_path: Path) -> None:
