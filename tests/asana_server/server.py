@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -167,6 +168,15 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a traceback to stderr by default. A client that disconnects while
+        # the server reads its next request is normal, for example when a test kills the client.
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            logger.debug("connection from %s ended: %s", client_address, error)
+        else:
+            logger.error("failed to handle a request from %s", client_address, exc_info=error)
 
     def close_connections(self) -> None:
         """Close keep-alive connections still open, so a stopped server serves nothing more."""

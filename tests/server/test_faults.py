@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -206,3 +208,16 @@ def test_waiting_retry_after_lifts_limit(make_asana_server: Any, make_client: An
     assert 1 <= wait <= 2
     time.sleep(wait)
     assert api.get("/workspaces").status_code == 200
+
+
+def test_client_reset_logs_no_traceback(
+    asana_server: AsanaServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    connection = socket.create_connection(("127.0.0.1", asana_server.port), timeout=10)
+    connection.sendall(b"GET /api/1.0/workspaces HTTP/1.1\r\nHost: x\r\n")
+    # SO_LINGER with a zero timeout makes close() send a reset instead of a FIN.
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
+    assert asana_server.admin.counts() == {}
+    time.sleep(0.2)
+    assert "Traceback" not in capfd.readouterr().err
