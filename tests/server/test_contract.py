@@ -278,3 +278,25 @@ def test_validator_rejects_records_that_break_spec(spec: Spec, truth: dict[str, 
     }
     for key, value in broken.items():
         assert spec.errors("TaskResponse", {**task, key: value}) != [], key
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"seed": 1},
+        {"seed": 2, "projects": 7, "tasks_per_project": 30, "stories_per_task": 4},
+        {"seed": 8, "teams": 0, "tags": 0, "users": 1, "sections_per_project": 1},
+        {"seed": 13, "workspace_gid": "workspace-1337"},
+    ],
+    ids=["default", "larger", "sparse", "named-workspace"],
+)
+def test_other_data_sets_match_spec(spec: Spec, knobs: dict[str, Any]) -> None:
+    with AsanaServer(ServerConfig(**knobs)) as other:
+        other.admin.touch_tasks(3)
+        other.admin.add_tasks(2)
+        other.admin.add_stories(2)
+        other.admin.delete_tasks(1)
+        truth = other.admin.snapshot()
+    for resource, schema in SCHEMAS.items():
+        for row in truth[TABLES[resource]]:
+            assert spec.errors(schema, row) == [], (resource, row["gid"])
