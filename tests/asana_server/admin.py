@@ -88,8 +88,10 @@ class AdminClient:
         """Add a comment to `count` random tasks (or `gids`); return the new story gids."""
         return self._mutate("/stories/add", count=count, gids=gids, project=project)
 
-    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
-        return self._call("GET", "/snapshot")
+    def snapshot(self, tables: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Return the ground truth of `tables` (default: all eight), such as `["projects"]`."""
+        query = f"?tables={','.join(tables)}" if tables else ""
+        return self._call("GET", f"/snapshot{query}")
 
     def _mutate(self, path: str, **arguments: Any) -> list[str]:
         payload = {k: v for k, v in arguments.items() if v is not None}

@@ -51,8 +51,13 @@ def handle_admin(
     if method == "POST" and path == "/settings":
         return _settings(app, arguments)
     if method == "GET" and path == "/snapshot":
-        # Serializing outside the lock is safe: mutations replace records, never edit them.
-        return 200, app.store.snapshot()
+        raw_tables = arguments.get("tables")
+        tables = None if not raw_tables else str(raw_tables).split(",")
+        try:
+            # Serializing outside the lock is safe: mutations replace records, never edit them.
+            return 200, app.store.snapshot(tables)
+        except ValueError as error:
+            return 400, _error(str(error))
     if method == "POST" and path in MUTATIONS:
         return _mutate(app, MUTATIONS[path], arguments)
     return 404, _error(f"no admin route for {method} {path}")

@@ -184,6 +184,18 @@ def compact(record: Record) -> Record:
     return {"gid": record["gid"], "resource_type": record["resource_type"], "name": record["name"]}
 
 
+SNAPSHOT_TABLES = (
+    "workspaces",
+    "users",
+    "teams",
+    "projects",
+    "sections",
+    "tags",
+    "tasks",
+    "stories",
+)
+
+
 class Store:
     """The data set: tables of full records plus indexes from containers to sorted member gids.
 
@@ -1155,16 +1167,14 @@ class Store:
     # ----------------------------------------------------------------------------------------
     # Ground truth
 
-    def snapshot(self) -> dict[str, list[Record]]:
-        """Return every table's full records, as object routes return them with all fields."""
+    def snapshot(self, tables: Iterable[str] | None = None) -> dict[str, list[Record]]:
+        """Return the full records of `tables` (default: all eight), as object routes return
+        them with all fields."""
+        names = SNAPSHOT_TABLES if tables is None else list(tables)
+        unknown = sorted(set(names) - set(SNAPSHOT_TABLES))
+        if unknown:
+            raise ValueError(
+                f"unknown table(s) {', '.join(unknown)}; known: {', '.join(SNAPSHOT_TABLES)}"
+            )
         with self.lock:
-            return {
-                "workspaces": list(self.workspaces.values()),
-                "users": list(self.users.values()),
-                "teams": list(self.teams.values()),
-                "projects": list(self.projects.values()),
-                "sections": list(self.sections.values()),
-                "tags": list(self.tags.values()),
-                "tasks": list(self.tasks.values()),
-                "stories": list(self.stories.values()),
-            }
+            return {name: list(getattr(self, name).values()) for name in names}

@@ -187,3 +187,11 @@ def test_delete_parent_and_child_together(make_asana_server: Any, make_client: A
     assert parent not in remaining
     assert child["gid"] not in remaining
     assert api.get(f"/tasks/{parent}").status_code == 404
+
+
+def test_snapshot_of_named_tables(asana_server: AsanaServer) -> None:
+    part = asana_server.admin.snapshot(["projects", "sections"])
+    whole = asana_server.admin.snapshot()
+    assert part == {"projects": whole["projects"], "sections": whole["sections"]}
+    with pytest.raises(AdminError, match="unknown table"):
+        asana_server.admin.snapshot(["epics"])
