@@ -202,3 +202,41 @@ def test_schema_named_like_file_loads(tmp_path: Path, tap_jsonl: PluginVenv) -> 
     with duckdb.connect(str(db_path), read_only=True) as connection:
         count = connection.execute(f"SELECT count(*) FROM {SCHEMA}.{SCHEMA}.orders").fetchone()  # noqa: S608
     assert count == (len(ORDERS),)
+
+
+def test_jsonl_new_field_adds_column(tmp_path: Path, tap_jsonl: PluginVenv) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    write_jsonl(data_dir / "items.jsonl", [{"id": 1, "qty": 10}, {"id": 2, "qty": 11}])
+    load(tmp_path, tap_jsonl, str(data_dir / "*.jsonl"), "items", ["id"])
+
+    # tap-jsonl infers the schema from the data, so this run widens qty to a number.
+    write_jsonl(data_dir / "items.jsonl", [{"id": 2, "qty": 11.5, "color": "red"}])
+    db_path = load(tmp_path, tap_jsonl, str(data_dir / "*.jsonl"), "items", ["id"])
+    types = column_types(db_path, "items")
+
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        rows = connection.execute(
+            f"SELECT id, qty, color FROM {SCHEMA}.items ORDER BY id"  # noqa: S608
+        ).fetchall()
+    assert types["qty"] == "DOUBLE"
+    assert types["color"] == "VARCHAR"
+    assert rows == [(1, 10.0, None), (2, 11.5, "red")]
+
+
+def test_jsonl_mixed_types_keep_values(tmp_path: Path, tap_jsonl: PluginVenv) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    write_jsonl(data_dir / "items.jsonl", [{"id": 1, "qty": 10}])
+    load(tmp_path, tap_jsonl, str(data_dir / "*.jsonl"), "items", ["id"])
+
+    write_jsonl(data_dir / "items.jsonl", [{"id": 2, "qty": 11.5}, {"id": 3, "qty": "many"}])
+    db_path = load(tmp_path, tap_jsonl, str(data_dir / "*.jsonl"), "items", ["id"])
+
+    with duckdb.connect(str(db_path), read_only=True) as connection:
+        rows = connection.execute(
+            f"SELECT id, CAST(qty AS VARCHAR) FROM {SCHEMA}.items ORDER BY id"  # noqa: S608
+        ).fetchall()
+    # No single SQL type holds 10, 11.5 and "many", so the column must keep each as JSON.
+    assert column_types(db_path, "items")["qty"] == "JSON"
+    assert [(item_id, json.loads(text)) for item_id, text in rows] == [(1, 10), (2, 11.5), (3, "many")]
