@@ -11,6 +11,7 @@ import pytest
 
 from tests.ecosystem.ground_truth import STREAMS, extracted_records, pick_tasks
 from tests.ecosystem.meltano_project import MeltanoProject
+from tests.ecosystem.plugin_venvs import REPO_ROOT
 
 pytestmark = pytest.mark.ecosystem
 
@@ -118,3 +119,30 @@ def test_meltano_stream_map_drops_notes(
     assert counts["tasks"][0] == len(extracted_records(asana_server)["tasks"])
     # The map names only tasks, so another stream with a notes field keeps it.
     assert "notes" in column_names(db_path, "projects")
+
+
+def test_meltano_run_with_env_example(
+    meltano_project: MeltanoProject, tmp_path: Path, asana_server: Any
+) -> None:
+    """Follow the README: copy .env.example to .env, set the token, run."""
+    env_file = meltano_project.root / ".env"
+    db_path = meltano_project.root / "output" / "asana.duckdb"
+    lines = (REPO_ROOT / ".env.example").read_text().splitlines()
+    filled = [
+        f"TAP_ASANA_ACCESS_TOKEN={asana_server.token}"
+        if line == "TAP_ASANA_ACCESS_TOKEN="
+        else line
+        for line in lines
+    ]
+    env_file.write_text("\n".join([*filled, f"TAP_ASANA_API_URL={asana_server.base_url}", ""]))
+    db_path.unlink(missing_ok=True)
+    try:
+        meltano_project.run("run", "tap-asana", "target-duckdb", workdir=tmp_path)
+        counts = table_counts(db_path)
+    finally:
+        env_file.unlink()
+        db_path.unlink(missing_ok=True)
+
+    expected = extracted_records(asana_server)
+    for stream in STREAMS:
+        assert counts[stream] == (len(expected[stream]), len(expected[stream])), stream
