@@ -24,6 +24,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
+from urllib3.exceptions import NewConnectionError
 
 from tap_asana import schemas
 from tap_asana.concurrency import ordered_chunks
@@ -86,6 +87,29 @@ RETRIABLE_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Return whether no connection could be opened (refused, unknown host).
+
+    Such errors fail at once: waiting does not fix a wrong api_url. A connection that
+    opened and then dropped, or timed out, is retried instead.
+    """
+    if not isinstance(exc, requests.exceptions.ConnectionError) or isinstance(
+        exc, requests.exceptions.ConnectTimeout
+    ):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """Return the socket error behind a failed connection, without the URL."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    cause = getattr(reason, "__cause__", None) or getattr(reason, "__context__", None)
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror.lower()
+    return type(reason).__name__
 
 
 class ExpiredOffsetError(FatalAPIError):
@@ -347,6 +371,7 @@ class AsanaStream(RESTStream):
             max_time=float(self.config["retry_time_budget"]),
             jitter=None,
             on_backoff=self.backoff_handler,
+            giveup=is_unreachable,
             raise_on_giveup=True,
             # backoff_handler logs each retry; the give-up becomes the fatal error below.
             logger=None,
@@ -356,6 +381,12 @@ class AsanaStream(RESTStream):
             try:
                 return decorated(*args, **kwargs)
             except RETRIABLE_EXCEPTIONS as exc:
+                if is_unreachable(exc):
+                    msg = (
+                        f"Could not connect to {self.url_base}: {unreachable_reason(exc)}. "
+                        "Check api_url and the network connection."
+                    )
+                    raise FatalAPIError(msg) from exc
                 raise FatalAPIError(self._give_up_message(exc)) from exc
 
         return call_with_budget
