@@ -144,16 +144,16 @@ class LiveRun:
                     raise AssertionError(f"no line with {fragment!r} after {timeout} s:\n{self.stderr}")
                 self._changed.wait(min(remaining, 0.2))
 
-    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    def wait_until(self, condition: Callable[[], bool], description: str, timeout: float = 120) -> None:
         """Poll `condition` until it holds; fail if the run ends or `timeout` passes first."""
         deadline = time.monotonic() + timeout
         while not condition():
             if self.process.poll() is not None:
                 raise AssertionError(
-                    f"omniload ended (exit {self.process.returncode}) before {what}:\n{self.stderr}"
+                    f"omniload ended (exit {self.process.returncode}) before {description}:\n{self.stderr}"
                 )
             if time.monotonic() > deadline:
-                raise AssertionError(f"not {what} after {timeout} s:\n{self.stderr}")
+                raise AssertionError(f"not {description} after {timeout} s:\n{self.stderr}")
             time.sleep(0.02)
 
     def descendants(self) -> dict[int, str]:

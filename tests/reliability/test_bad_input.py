@@ -1,7 +1,7 @@
 """Bad input stops cleanly: one `Error:` line, a documented exit code, the DuckDB file unchanged.
 
 Every case runs the installed `omniload` (or `target-duckdb` for malformed Singer input) as a
-subprocess, in a folder that already holds a loaded DuckDB file, and checks that nothing in the
+subprocess, in a folder that already contains a loaded DuckDB file, and checks that nothing in the
 folder changed, that no traceback was printed and that the token was not echoed.
 """
 

@@ -50,9 +50,9 @@ def _check_tables(server: Any, folder: Path, tables: tuple[str, ...]) -> None:
 
 
 def test_faults_together_heal(make_asana_server: MakeServer, tmp_path: Path) -> None:
-    # 110 tasks per project make every task listing two pages long, so offsets matter.
+    # 105 tasks per project make every task listing two pages long, so offsets matter.
     server = make_asana_server(
-        workspace_gid=WORKSPACE, projects=4, tasks_per_project=110, stories_per_task=1,
+        workspace_gid=WORKSPACE, projects=2, tasks_per_project=105, stories_per_task=1,
         offset_ttl=1, **SERVER_ERRORS, **DROPS, **LATENCY,
     )
     tables = ("tasks", "stories")

@@ -2,7 +2,7 @@
 
 Each case starts from the same loaded DuckDB file, changes tasks on the server, starts
 `omniload ingest --debug` and waits until the run has provably reached a phase: a request
-counted by the server (latency holds the run there), a child process seen in /proc, or a log
+counted by the server (latency keeps the run there), a child process seen in /proc, or a log
 line of the target. Then it kills omniload's process group, or only the target or the tap.
 
 After the kill: a killed replace leaves the previous table as it was, a killed merge leaves
@@ -39,7 +39,7 @@ from tests.reliability.support import (
     wait_for_exit,
 )
 
-# Latency that holds every request long enough for the test to see it in flight and kill.
+# Latency that keeps every request in flight long enough for the test to see it and kill.
 HOLD_MS = 2500
 TABLE = "public.tasks"
 
@@ -138,7 +138,7 @@ def _check_after_kill(
     server: AsanaServer, path: Path, strategy: str, phase: Phase,
     before_rows: dict, before_state: dict,
 ) -> str:
-    """Check the file after a kill; return "previous" or "new" for what the table holds."""
+    """Check the file after a kill; return "previous" or "new", the version the table has."""
     server.admin.set_faults(latency_ms=0)
     rows = table_rows(path, TABLE)
     assert_only_tables(path, {TABLE})
@@ -208,8 +208,8 @@ def _kill_case(
     _rerun_converges(server, folder, strategy)
 
 
-# The default run keeps the final-load cases, the ones closest to a commit; the cases that
-# hold requests with latency take longer and are marked slow.
+# The default run keeps the final-load cases, the ones closest to a commit. The cases that
+# hold requests back with latency take longer, so they are marked slow.
 DEFAULT_CASES = {("merge", "final load", "omniload"), ("replace", "final load", "omniload"),
                  ("replace", "final load", "target-duckdb")}
 
