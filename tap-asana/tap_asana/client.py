@@ -38,9 +38,9 @@ if t.TYPE_CHECKING:
 # Asana's maximum page size.
 PAGE_SIZE = 100
 
-# Pages that listings ahead of the one being emitted may hold, per worker thread: enough
-# to keep every worker busy while the main thread emits, and a bound on memory (a page of
-# 100 tasks with all fields takes a few megabytes once parsed).
+# Pages buffered for listings ahead of the one being emitted, per worker thread. That is
+# enough to keep every worker busy while the main thread emits. It also bounds memory,
+# because a page of 100 tasks with all fields takes a few megabytes once parsed.
 PREFETCH_PAGES_PER_WORKER = 4
 
 # How many times one listing may restart after its pagination offset expired.
@@ -61,7 +61,7 @@ RETRIABLE_STATUSES = frozenset(
     }
 )
 
-# What to do after a client error, by status code.
+# Advice appended to the message of a client error, by status code.
 CLIENT_ERROR_HINTS = {
     HTTPStatus.BAD_REQUEST: "Check the workspace_gid, start_date and api_url settings.",
     HTTPStatus.UNAUTHORIZED: (
@@ -170,7 +170,7 @@ def to_asana_timestamp(value: str | datetime) -> str:
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
-    """Return the wait that a Retry-After header asks for, or None when there is none."""
+    """Return the wait in seconds that a Retry-After header requests, or None without one."""
     if response is None:
         return None
     value = response.headers.get("Retry-After", "").strip()
@@ -350,8 +350,8 @@ class AsanaStream(RESTStream):
     def response_error_message(self, response: requests.Response) -> str:
         """Return a one-line error: status, path, Asana's message and what to do.
 
-        Only the URL path is shown: the query (opt_fields, offsets) is long and says
-        nothing useful, and the token is never part of the URL.
+        Only the URL path is shown, because the query (opt_fields, offsets) is long and
+        adds nothing useful. The token is sent in a header, never in the URL.
         """
         status = response.status_code
         path = urlparse(response.url).path or "?"
@@ -480,7 +480,7 @@ class AsanaStream(RESTStream):
             yield parent, (record for page in pages for record in page)
 
     def workspaces(self) -> list[dict]:
-        """Return the workspaces to sync (every one the token sees, or `workspace_gid`)."""
+        """Return the workspaces to sync (every one the token can read, or `workspace_gid`)."""
         return self._tap.directory.workspaces(self)
 
     def projects(self) -> list[dict]:
@@ -530,7 +530,7 @@ class Directory:
             if self._workspace_gid is None:
                 self._workspaces = stream.fetch(Listing("/workspaces", params))
             else:
-                # One GET; Asana answers 403 or 404 if the token cannot read it.
+                # One GET, to which Asana returns 403 or 404 if the token cannot read it.
                 path = f"/workspaces/{self._workspace_gid}"
                 self._workspaces = [stream.fetch_one(Listing(path, params))]
         return [dict(workspace) for workspace in self._workspaces]

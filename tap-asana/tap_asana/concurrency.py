@@ -22,8 +22,8 @@ _Result = t.TypeVar("_Result")
 class RequestLimiter:
     """Cap concurrent requests and pace them to a number per minute.
 
-    Every HTTP request of the tap, retries included, holds one slot while it is in
-    flight. A rate-limit answer can also pause every thread until a given time, so that
+    Every HTTP request of the tap, retries included, takes one slot while it is in
+    flight. A rate-limit response can also pause every thread until a given time, so that
     workers do not keep sending requests that Asana will reject (rejected requests still
     count against Asana's per-minute quota).
     """

@@ -5,8 +5,8 @@ Run from the repository root after the spec changes, then commit the output::
     python -m tap_asana.schema_generator ../shared/asana-api/asana_oas.yaml
 
 For each stream the generator resolves the spec's full response schema (``TaskResponse``
-and so on), keeps the fields that the list endpoint documents in its ``opt_fields`` enum,
-and writes two files that are derived from the same field list and so cannot drift:
+and so on) and keeps the fields that the list endpoint documents in its ``opt_fields``
+enum. It writes two files derived from that one field list, so they cannot drift:
 ``schemas/<stream>.json`` (the stream's JSON Schema) and ``schemas/opt_fields.json``
 (the value the tap sends as ``opt_fields``). PyYAML is needed only here, not at run time.
 """
@@ -31,20 +31,20 @@ ALWAYS_RETURNED = ("gid", "resource_type")
 # `custom_fields.enum_value.name`). Deeper paths only repeat definitions of nested objects.
 MAX_PATH_DEPTH = 3
 
-# Segments that make a path too costly for what it adds: `enum_options` copies a custom
-# field's whole option list into every task, and a nested `created_by` names who created
-# the nested object (a custom field, a parent task), which no join needs.
+# Segments that make a path too costly for what it adds. `enum_options` copies a custom
+# field's whole option list into every task. A nested `created_by` names who created the
+# nested object (a custom field, a parent task), which no join needs.
 SKIPPED_SEGMENTS = frozenset({"enum_options"})
 SKIPPED_NESTED_SEGMENTS = frozenset({"created_by"})
 
 # Formats kept from the spec. Others (`uri`, `email`) are dropped because Asana's own
-# examples do not always satisfy them (`email_domains` holds bare domains marked `uri`).
+# examples do not always satisfy them (`email_domains` contains bare domains marked `uri`).
 KEPT_FORMATS = frozenset({"date", "date-time"})
 
 
 @dataclass(frozen=True)
 class StreamSpec:
-    """Where a stream's fields come from in the spec."""
+    """The spec's response schema and list endpoint behind one stream."""
 
     response_schema: str
     list_path: str

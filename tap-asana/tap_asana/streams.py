@@ -233,8 +233,8 @@ class StoriesStream(ProjectPartitionedStream):
 
     `stories_mode` decides the replication. In `full` mode (the default) every task's
     stories are read and the table is replaced. In `incremental` mode only the stories
-    of tasks modified since the last run are read; adding a story updates its task's
-    `modified_at`, so the bookmark, kept per project, is the newest task `modified_at`
+    of tasks modified since the last run are read. Adding a story updates its task's
+    `modified_at`, so the bookmark (one per project) is the newest task `modified_at`
     seen, and no story created before it can be missing.
     """
 
@@ -257,8 +257,8 @@ class StoriesStream(ProjectPartitionedStream):
 
     @replication_key.setter
     def replication_key(self, value: str | None) -> None:
-        # stories_mode decides; a catalog's replication key for stories is ignored so
-        # that a catalog saved in one mode cannot turn the other into a full reload.
+        # stories_mode decides, and a catalog's replication key for stories is ignored.
+        # Otherwise a catalog saved in full mode would turn incremental runs into reloads.
         pass
 
     @property

@@ -102,7 +102,7 @@ class TapAsana(Tap):
             th.NumberType(exclusive_minimum=0),
             default=60,
             title="Request timeout",
-            description="Seconds to wait for Asana to answer one request.",
+            description="Seconds to wait for Asana's response to one request.",
         ),
         th.Property(
             "max_concurrent_requests",

@@ -16,7 +16,7 @@ TINY = dict(seed=17, projects=2, tasks_per_project=6, stories_per_task=1)
 
 
 def assert_complete(run: TapRun, server: AsanaServer) -> None:
-    """The run succeeded and every table holds each server record exactly once."""
+    """The run succeeded and every table contains each server record exactly once."""
     assert run.returncode == 0, run.stderr[-3000:]
     snapshot = server.admin.snapshot()
     for stream in ("workspaces", "users", "teams", "projects", "sections", "tags"):
@@ -46,7 +46,7 @@ def error_lines(run: TapRun) -> list[str]:
 
 
 def test_rate_limit_waits_for_retry_after(tmp_path: Path) -> None:
-    # The server allows 2 requests in flight and answers 429 with Retry-After: 1 beyond.
+    # The server allows 2 requests in flight and returns 429 with Retry-After: 1 beyond.
     with AsanaServer(ServerConfig(**TINY, max_concurrent=2, latency_ms=50)) as server:
         run = run_tap(tmp_path, server_config(server, max_concurrent_requests=4))
         assert_complete(run, server)
@@ -109,15 +109,15 @@ def test_expired_offset_restarts_the_listing(tmp_path: Path) -> None:
         config, catalog = tasks_only(server, tmp_path)
         server.admin.reset_counts()
 
-        # Every offset expires at once until the tap has been refused one (the server
-        # counts the third request, the restart, only after refusing the second); then
-        # offsets live long enough for the restarted listing to finish.
-        def lengthen_offsets_after_first_refusal() -> None:
+        # Every offset expires at once until the server has rejected one. The third
+        # request (the restart) arrives only after that rejection. From then on offsets
+        # live long enough for the restarted listing to finish.
+        def extend_offset_lifetime_after_first_rejection() -> None:
             while server.admin.counts().get("GET /tasks", 0) < 3:
                 threading.Event().wait(0.01)
             server.admin.set_settings(offset_ttl=900)
 
-        watcher = threading.Thread(target=lengthen_offsets_after_first_refusal, daemon=True)
+        watcher = threading.Thread(target=extend_offset_lifetime_after_first_rejection, daemon=True)
         watcher.start()
         run = run_tap(tmp_path, config, catalog=catalog)
         watcher.join(timeout=60)
@@ -145,7 +145,7 @@ def test_offsets_that_keep_expiring_fail_clearly(tmp_path: Path) -> None:
         assert "pagination token has expired" in errors[0]
 
 
-def test_wrong_token_fails_with_401_and_what_to_do(tmp_path: Path) -> None:
+def test_wrong_token_fails_with_401(tmp_path: Path) -> None:
     with AsanaServer(ServerConfig(**SMALL)) as server:
         wrong = "0/" + "f" * 32
         run = run_tap(tmp_path, server_config(server, access_token=wrong))

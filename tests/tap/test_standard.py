@@ -35,7 +35,7 @@ _StandardTests = get_tap_test_class(
 
 # singer-sdk's suite warns, as UserWarning, about schema fields that no record carries,
 # such as `resource_type`, which the tap declares but does not request. That is expected
-# for a schema covering every field Asana documents; the checks that records match their
+# for a schema covering every field Asana documents. The checks that records match their
 # schema and that every stream returns records still apply.
 @pytest.mark.filterwarnings("ignore:Fields in transformed catalog but not in records:UserWarning")
 class TestTapAsanaStandard(_StandardTests):  # type: ignore[misc, valid-type]

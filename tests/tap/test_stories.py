@@ -84,7 +84,7 @@ def test_incremental_mode_reads_changed_tasks_only(server: AsanaServer, tmp_path
 
 
 def test_incremental_mode_ignores_a_full_mode_catalog(server: AsanaServer, tmp_path: Path) -> None:
-    # A catalog discovered in full mode says stories have no replication key.
+    # A catalog discovered in full mode declares no replication key for stories.
     catalog = catalog_selecting(tmp_path, server_config(server), {"stories"})
     config = server_config(server, stories_mode="incremental")
     run = run_tap(tmp_path, config, catalog=catalog)

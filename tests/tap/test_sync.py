@@ -171,8 +171,8 @@ def test_teams_skip_plain_workspaces_with_one_info_line(
 
 def test_requests_ask_for_full_pages(full_run: TapRun) -> None:
     counts = full_run.request_counts
-    # 150 tasks in 5 projects: one page of tasks per project for the tasks stream and
-    # one for the stories stream's listing; never one GET per task except for stories.
+    # 150 tasks in 5 projects fit one page per project. The tasks stream and the stories
+    # stream each list every project once, and only stories take one GET per task.
     assert counts["GET /tasks"] == 2 * 5
     assert counts.get("GET /tasks/{task_gid}", 0) == 0
     assert counts["GET /workspaces"] == 1
