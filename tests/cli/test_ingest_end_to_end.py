@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import pty
 import subprocess
@@ -395,3 +396,26 @@ def test_declined_prompt_cancels_before_network(
     assert stderr.splitlines()[-1].endswith("Error: Cancelled: nothing was loaded.")
     assert server.admin.counts() == {}
     assert not (tmp_path / "work.db").exists()
+
+
+@pytest.mark.parametrize(("strategy", "copies"), [("replace", 1), ("merge", 1), ("append", 2)])
+def test_strategy_on_full_table_stream(
+    make_asana_server: MakeServer, tmp_path: Path, strategy: str, copies: int
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    arguments = ingest_arguments(
+        source_uri(server), "users", "duckdb://./work.db", None,
+        "--incremental-strategy", strategy,
+    )
+
+    for _ in range(2):
+        result = run_omniload(arguments, cwd=tmp_path)
+        assert result.returncode == ExitCode.OK, result.stderr
+
+    assert f"strategy {strategy})" in result.stderr
+    gids = [gid for (gid,) in loaded_rows(tmp_path / "work.db", "public.users", ("gid",))]
+    expected = set(expected_rows(server.admin.snapshot(), "users", WORKSPACE))
+    assert set(gids) == expected
+    assert collections.Counter(gids) == collections.Counter(
+        {gid: copies for gid in expected}
+    )
