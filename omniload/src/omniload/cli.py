@@ -87,31 +87,31 @@ def main() -> None:
 
 
 @main.command("ingest", epilog=EXIT_CODES_HELP)
-@click.option("--source-uri", envvar="OMNILOAD_SOURCE_URI", metavar="URI",
+@click.option("--source-uri", envvar="OMNILOAD_SOURCE_URI", show_envvar=True, metavar="URI",
               help="asana://WORKSPACE_GID?access_token=TOKEN[&api_url=URL]. The token may come "
                    "from ASANA_ACCESS_TOKEN instead.")
-@click.option("--source-table", envvar="OMNILOAD_SOURCE_TABLE", metavar="TABLE",
+@click.option("--source-table", envvar="OMNILOAD_SOURCE_TABLE", show_envvar=True, metavar="TABLE",
               help="One of workspaces, users, teams, projects, sections, tags, tasks, stories.")
-@click.option("--dest-uri", envvar="OMNILOAD_DEST_URI", metavar="URI",
+@click.option("--dest-uri", envvar="OMNILOAD_DEST_URI", show_envvar=True, metavar="URI",
               help="duckdb:///relative/path.db or duckdb:////absolute/path.db; the folder must "
                    "exist.")
-@click.option("--dest-table", envvar="OMNILOAD_DEST_TABLE", metavar="SCHEMA.TABLE",
+@click.option("--dest-table", envvar="OMNILOAD_DEST_TABLE", show_envvar=True, metavar="SCHEMA.TABLE",
               help="Destination table, such as public.tasks.")
-@click.option("--incremental-strategy", envvar="OMNILOAD_INCREMENTAL_STRATEGY",
+@click.option("--incremental-strategy", envvar="OMNILOAD_INCREMENTAL_STRATEGY", show_envvar=True,
               metavar="[replace|merge|append]",
               help="How rows reach the table. Default: merge for tasks, replace for the others. "
                    "merge on stories fetches stories of tasks changed since the last run only.")
-@click.option("--full-refresh", envvar="OMNILOAD_FULL_REFRESH", is_flag=True, default=False,
+@click.option("--full-refresh", envvar="OMNILOAD_FULL_REFRESH", show_envvar=True, is_flag=True, default=False,
               help="Ignore the stored state and replace the table with a full extraction.")
-@click.option("--interval-start", envvar="OMNILOAD_INTERVAL_START", metavar="TIME",
+@click.option("--interval-start", envvar="OMNILOAD_INTERVAL_START", show_envvar=True, metavar="TIME",
               help="Tasks only: lowest modified_at to extract (ISO 8601, UTC if no offset).")
-@click.option("--interval-end", envvar="OMNILOAD_INTERVAL_END", metavar="TIME",
+@click.option("--interval-end", envvar="OMNILOAD_INTERVAL_END", show_envvar=True, metavar="TIME",
               help="Tasks only: highest modified_at to load (ISO 8601, UTC if no offset).")
-@click.option("--progress", envvar="OMNILOAD_PROGRESS", metavar="[interactive|log]",
+@click.option("--progress", envvar="OMNILOAD_PROGRESS", show_envvar=True, metavar="[interactive|log]",
               help="Progress display on stderr. Default: interactive on a terminal, else log.")
-@click.option("--yes", "-y", envvar="OMNILOAD_YES", is_flag=True, default=False,
+@click.option("--yes", "-y", envvar="OMNILOAD_YES", show_envvar=True, is_flag=True, default=False,
               help="Do not ask for confirmation on a terminal.")
-@click.option("--debug", envvar="OMNILOAD_DEBUG", is_flag=True, default=False,
+@click.option("--debug", envvar="OMNILOAD_DEBUG", show_envvar=True, is_flag=True, default=False,
               help="Show the output of tap-asana and target-duckdb, and tracebacks.")
 @click.pass_context
 def ingest_command(ctx: click.Context, yes: bool, debug: bool, **values: Any) -> None:
