@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from omniload.cli import main
 from omniload.errors import ExitCode
 

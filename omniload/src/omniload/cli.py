@@ -6,7 +6,8 @@ import os
 import signal
 import sys
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import click
@@ -21,6 +22,7 @@ EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
 )
 
 _console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OmniloadGroup(click.Group):
@@ -86,33 +88,36 @@ def main() -> None:
     """Load an Asana workspace into a DuckDB file, fully or incrementally."""
 
 
+def _option(name: str, help_text: str, **kwargs: Any) -> Callable[[F], F]:
+    """Declare `--name`, also read from OMNILOAD_NAME, with the variable shown in --help."""
+    variable = "OMNILOAD_" + name.lstrip("-").split()[0].replace("-", "_").upper()
+    return click.option(
+        *name.split(), envvar=variable, show_envvar=True, help=help_text, **kwargs
+    )
+
+
 @main.command("ingest", epilog=EXIT_CODES_HELP)
-@click.option("--source-uri", envvar="OMNILOAD_SOURCE_URI", show_envvar=True, metavar="URI",
-              help="asana://WORKSPACE_GID?access_token=TOKEN[&api_url=URL]. The token may come "
-                   "from ASANA_ACCESS_TOKEN instead.")
-@click.option("--source-table", envvar="OMNILOAD_SOURCE_TABLE", show_envvar=True, metavar="TABLE",
-              help="One of workspaces, users, teams, projects, sections, tags, tasks, stories.")
-@click.option("--dest-uri", envvar="OMNILOAD_DEST_URI", show_envvar=True, metavar="URI",
-              help="duckdb:///relative/path.db or duckdb:////absolute/path.db; the folder must "
-                   "exist.")
-@click.option("--dest-table", envvar="OMNILOAD_DEST_TABLE", show_envvar=True, metavar="SCHEMA.TABLE",
-              help="Destination table, such as public.tasks.")
-@click.option("--incremental-strategy", envvar="OMNILOAD_INCREMENTAL_STRATEGY", show_envvar=True,
-              metavar="[replace|merge|append]",
-              help="How rows reach the table. Default: merge for tasks, replace for the others. "
-                   "merge on stories fetches stories of tasks changed since the last run only.")
-@click.option("--full-refresh", envvar="OMNILOAD_FULL_REFRESH", show_envvar=True, is_flag=True, default=False,
-              help="Ignore the stored state and replace the table with a full extraction.")
-@click.option("--interval-start", envvar="OMNILOAD_INTERVAL_START", show_envvar=True, metavar="TIME",
-              help="Tasks only: lowest modified_at to extract (ISO 8601, UTC if no offset).")
-@click.option("--interval-end", envvar="OMNILOAD_INTERVAL_END", show_envvar=True, metavar="TIME",
-              help="Tasks only: highest modified_at to load (ISO 8601, UTC if no offset).")
-@click.option("--progress", envvar="OMNILOAD_PROGRESS", show_envvar=True, metavar="[interactive|log]",
-              help="Progress display on stderr. Default: interactive on a terminal, else log.")
-@click.option("--yes", "-y", envvar="OMNILOAD_YES", show_envvar=True, is_flag=True, default=False,
-              help="Do not ask for confirmation on a terminal.")
-@click.option("--debug", envvar="OMNILOAD_DEBUG", show_envvar=True, is_flag=True, default=False,
-              help="Show the output of tap-asana and target-duckdb, and tracebacks.")
+@_option("--source-uri", "asana://WORKSPACE_GID?access_token=TOKEN[&api_url=URL]. The token "
+         "may come from ASANA_ACCESS_TOKEN instead.", metavar="URI")
+@_option("--source-table", "One of workspaces, users, teams, projects, sections, tags, tasks, "
+         "stories.", metavar="TABLE")
+@_option("--dest-uri", "duckdb:///relative/path.db or duckdb:////absolute/path.db; the folder "
+         "must exist.", metavar="URI")
+@_option("--dest-table", "Destination table, such as public.tasks.", metavar="SCHEMA.TABLE")
+@_option("--incremental-strategy", "How rows reach the table. Default: merge for tasks, "
+         "replace for the others. merge on stories fetches stories of tasks changed since the "
+         "last run only.", metavar="[replace|merge|append]")
+@_option("--full-refresh", "Ignore the stored state and replace the table with a full "
+         "extraction.", is_flag=True, default=False)
+@_option("--interval-start", "Tasks only: lowest modified_at to extract (ISO 8601, UTC if no "
+         "offset).", metavar="TIME")
+@_option("--interval-end", "Tasks only: highest modified_at to load (ISO 8601, UTC if no "
+         "offset).", metavar="TIME")
+@_option("--progress", "Progress display on stderr. Default: interactive on a terminal, else "
+         "log.", metavar="[interactive|log]")
+@_option("--yes -y", "Do not ask for confirmation on a terminal.", is_flag=True, default=False)
+@_option("--debug", "Show the output of tap-asana and target-duckdb, and tracebacks.",
+         is_flag=True, default=False)
 @click.pass_context
 def ingest_command(ctx: click.Context, yes: bool, debug: bool, **values: Any) -> None:
     """Load one Asana table into a DuckDB table.
