@@ -108,6 +108,37 @@ def _parse_time(value: str, option: str, origin: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+def _validate_interval(
+    options: IngestOptions, table: Table, origin: Callable[[str], str]
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Return the parsed --interval-start and --interval-end, checking that they apply."""
+    bounds: dict[str, dt.datetime] = {}
+    for name, value in (("interval_start", options.interval_start),
+                        ("interval_end", options.interval_end)):
+        if value is None:
+            continue
+        option = "--" + name.replace("_", "-")
+        if not table.supports_interval:
+            raise InvalidInputError(
+                f"{option}{origin(name)} does not apply to table {table.name!r}: it filters "
+                "tasks by modified_at, so use it with --source-table tasks only."
+            )
+        if options.full_refresh:
+            raise InvalidInputError(
+                f"{option}{origin(name)} cannot be combined with --full-refresh, which "
+                "extracts everything: drop one of them."
+            )
+        bounds[name] = _parse_time(value, option, origin(name))
+
+    start, end = bounds.get("interval_start"), bounds.get("interval_end")
+    if start is not None and end is not None and start >= end:
+        raise InvalidInputError(
+            f"Invalid interval: --interval-start {options.interval_start!r} is not before "
+            f"--interval-end {options.interval_end!r}."
+        )
+    return start, end
+
+
 def validate(options: IngestOptions, environ: dict[str, str] | None = None) -> IngestRequest:
     """Check every option before any network request or file change; return the request."""
     environ = dict(os.environ if environ is None else environ)
@@ -154,32 +185,7 @@ def validate(options: IngestOptions, environ: dict[str, str] | None = None) -> I
         )
     strategy = "replace" if options.full_refresh else (strategy or table.default_strategy)
 
-    interval_start = interval_end = None
-    for name, value in (("interval_start", options.interval_start),
-                        ("interval_end", options.interval_end)):
-        if value is None:
-            continue
-        option = "--" + name.replace("_", "-")
-        if not table.supports_interval:
-            raise InvalidInputError(
-                f"{option}{origin(name)} does not apply to table {table.name!r}: it filters "
-                "tasks by modified_at, so use it with --source-table tasks only."
-            )
-        if options.full_refresh:
-            raise InvalidInputError(
-                f"{option}{origin(name)} cannot be combined with --full-refresh, which "
-                "extracts everything: drop one of them."
-            )
-        parsed = _parse_time(value, option, origin(name))
-        if name == "interval_start":
-            interval_start = parsed
-        else:
-            interval_end = parsed
-    if interval_start and interval_end and interval_start >= interval_end:
-        raise InvalidInputError(
-            f"Invalid interval: --interval-start {options.interval_start!r} is not before "
-            f"--interval-end {options.interval_end!r}."
-        )
+    interval_start, interval_end = _validate_interval(options, table, origin)
 
     progress = options.progress
     if progress is not None and progress not in ("interactive", "log"):
