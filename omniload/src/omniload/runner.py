@@ -195,6 +195,7 @@ class Pipeline:
         self.echo_stderr = echo_stderr
         self.counter = StreamCounter()
         self.target_input_broken = False
+        self.copy_error: Exception | None = None
         self.tap_returncode: int | None = None
         self._tap: subprocess.Popen[bytes] | None = None
         self._target: subprocess.Popen[bytes] | None = None
@@ -204,6 +205,28 @@ class Pipeline:
         tap, target = self._tap, self._target
         assert tap is not None and tap.stdout is not None
         assert target is not None and target.stdin is not None
+        try:
+            self._forward_lines(tap, target)
+        except Exception as error:  # reported by run() after both processes stop
+            # Kill the target first: waiting for input that never ends, it would hang the run.
+            self.copy_error = error
+            target.kill()
+            tap.kill()
+            self.tap_returncode = tap.wait()
+            target.wait()
+            return
+        self.tap_returncode = tap.wait()
+        if self.tap_returncode != 0:
+            # The target must not see end of input after a failed extraction (see module doc).
+            target.kill()
+            target.wait()
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            target.stdin.close()
+
+    def _forward_lines(
+        self, tap: subprocess.Popen[bytes], target: subprocess.Popen[bytes]
+    ) -> None:
+        assert tap.stdout is not None and target.stdin is not None
         counts, first_seen = self.counter.counts, self.counter.first_seen
         for line in tap.stdout:
             match = _RECORD.match(line)
@@ -217,14 +240,7 @@ class Pipeline:
             except (BrokenPipeError, ValueError):
                 self.target_input_broken = True
                 tap.kill()
-                break
-        self.tap_returncode = tap.wait()
-        if self.tap_returncode != 0:
-            # The target must not see end of input after a failed extraction (see module doc).
-            target.kill()
-            target.wait()
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            target.stdin.close()
+                return
 
     def run(self, on_tick: Callable[[StreamCounter], None], tick_seconds: float) -> None:
         """Run both processes to completion; raise ExtractError or LoadError if one fails."""
@@ -263,6 +279,11 @@ class Pipeline:
             for reader in readers:
                 reader.join(5)
 
+        if self.copy_error is not None:
+            raise LoadError(
+                "Forwarding messages from tap-asana to target-duckdb failed: "
+                f"{type(self.copy_error).__name__}: {self.copy_error}"
+            )
         tap_returncode = self.tap_returncode
         if self.target_input_broken or (target_returncode != 0 and tap_returncode == 0):
             raise LoadError(
