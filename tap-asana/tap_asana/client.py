@@ -505,6 +505,11 @@ class AsanaStream(RESTStream):
             value = self.compare_start_date(value, start_date) if value else start_date
         return to_asana_timestamp(value) if value else None
 
+    @property
+    def run_started_at(self) -> datetime:
+        """Return when the tap started, by this machine's clock."""
+        return datetime.fromtimestamp(self._tap.initialized_at / 1000, tz=timezone.utc)
+
     def write_finished_partitions_state(self) -> None:
         """Send a STATE message for the partitions that have finished so far.
 

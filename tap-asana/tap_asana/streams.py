@@ -6,7 +6,7 @@ import typing as t
 
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, REPLICATION_INCREMENTAL
 
-from tap_asana.client import AsanaStream, Listing
+from tap_asana.client import AsanaStream, Listing, to_asana_timestamp
 from tap_asana.concurrency import ordered_map
 
 if t.TYPE_CHECKING:
@@ -176,8 +176,16 @@ class ProjectPartitionedStream(AsanaStream):
         raise NotImplementedError
 
     def partition_records(self, context: Context) -> t.Iterator[dict]:
-        """Return the prefetched listing of `context`, after writing finished state."""
+        """Return the prefetched listing of `context`, after writing finished state.
+
+        The partition's bookmark will not pass the time this run started. A task
+        modified while its project was being listed may be missing from the listing,
+        and the next run must still ask for it, though newer tasks were seen.
+        """
         self.write_finished_partitions_state()
+        self.state_manager.write_replication_key_signpost(
+            to_asana_timestamp(self.run_started_at), context=context
+        )
         if self._prefetcher is None:
             self._prefetcher = PartitionPrefetcher(
                 self, self.partitions or [], self.project_listing
