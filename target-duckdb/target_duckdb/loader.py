@@ -110,6 +110,7 @@ class Loader:
         self._stage_counter = 0
         self._accumulators: dict[str, tuple[str, StreamSpec]] = {}
         self._held_state: dict | None = None
+        self._catalog: str | None = None
         # INFO lines of the running job, logged once its transaction commits.
         self._log_after_commit: list[tuple[str, tuple]] = []
         self.connection = self._connect()
@@ -519,11 +520,11 @@ class Loader:
     ) -> dict[str, str]:
         """Create the table or add and widen its columns; return {column name: type}."""
         connection = self.connection
-        target = f"temp.main.{quote(table)}" if temporary else qualified(schema, table)
+        target = f"temp.main.{quote(table)}" if temporary else self._qualified(schema, table)
         existing = self._table_columns(database, "main" if temporary else schema, table)
         if existing is None:
             if not temporary:
-                connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+                connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self._database())}.{quote(schema)}")
             definitions = ", ".join(f"{quote(name)} {kind}" for name, kind in columns.items())
             prefix = "CREATE TEMP TABLE" if temporary else "CREATE TABLE"
             connection.execute(f"{prefix} {target} ({definitions})")
@@ -593,9 +594,20 @@ class Loader:
             self._log_after_commit.append((message, arguments))
 
     def _database(self) -> str:
-        row = self.connection.execute("SELECT current_database()").fetchone()
-        assert row is not None
-        return str(row[0])
+        """Return the catalog name of the database file, such as `asana` for asana.duckdb."""
+        if self._catalog is None:
+            row = self.connection.execute("SELECT current_database()").fetchone()
+            assert row is not None
+            self._catalog = str(row[0])
+        return self._catalog
+
+    def _qualified(self, schema: str, table: str) -> str:
+        """Return `"catalog"."schema"."table"`.
+
+        Two-part names are ambiguous when a schema has the catalog's name (schema
+        `asana` in asana.duckdb), so every table name carries its catalog.
+        """
+        return qualified(self._database(), schema, table)
 
     def _column_lists(self, staged: StagedSource, table_types: dict[str, str]) -> tuple[list[str], list[str]]:
         targets: list[str] = []
@@ -618,7 +630,7 @@ class Loader:
         condition = self._not_deleted(spec)
         where = f" WHERE {condition}" if condition else ""
         result = self.connection.execute(
-            f"INSERT INTO {qualified(spec.schema_name, spec.table)} ({', '.join(targets)}) "
+            f"INSERT INTO {self._qualified(spec.schema_name, spec.table)} ({', '.join(targets)}) "
             f"SELECT {', '.join(values)} FROM {staged.relation} AS s{where}"
         ).fetchone()
         inserted = int(result[0]) if result else 0
@@ -635,7 +647,7 @@ class Loader:
 
     def _merge(self, staged: StagedSource, table_types: dict[str, str]) -> None:
         spec = staged.spec
-        target = qualified(spec.schema_name, spec.table)
+        target = self._qualified(spec.schema_name, spec.table)
         keys = spec.key_columns
         source = self._latest_per_key(staged.relation, keys)
         matches = []
@@ -710,7 +722,7 @@ class Loader:
     def _swap(self, stream: str, spec: StreamSpec) -> None:
         """Replace a table's rows with the rows received for it in this run."""
         started = time.monotonic()
-        target = qualified(spec.schema_name, spec.table)
+        target = self._qualified(spec.schema_name, spec.table)
         accumulated = self._accumulators.get(stream)
         if accumulated is None:
             columns = {column.name: column.type for column in spec.columns}
@@ -763,8 +775,8 @@ class Loader:
     def _store_state(self, state: dict) -> None:
         assert self.state_table is not None
         schema, table = self.state_table
-        target = qualified(schema, table)
-        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        target = self._qualified(schema, table)
+        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self._database())}.{quote(schema)}")
         self.connection.execute(
             f"CREATE TABLE IF NOT EXISTS {target} "
             "(key VARCHAR PRIMARY KEY, value JSON, updated_at TIMESTAMPTZ)"

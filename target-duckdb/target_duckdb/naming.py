@@ -15,9 +15,9 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def qualified(schema: str, table: str) -> str:
-    """Return `"schema"."table"`."""
-    return f"{quote(schema)}.{quote(table)}"
+def qualified(*parts: str) -> str:
+    """Return the quoted parts joined by dots, such as `"catalog"."schema"."table"`."""
+    return ".".join(quote(part) for part in parts)
 
 
 def split_table(name: str, default_schema: str) -> tuple[str, str]:

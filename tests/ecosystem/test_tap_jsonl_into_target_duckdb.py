@@ -182,14 +182,6 @@ def test_jsonl_rerun_without_keys_appends(tmp_path: Path, tap_jsonl: PluginVenv)
     assert [row[0] for row in ids] == [1, 1, 2, 2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "target-duckdb names tables as schema.table; when the schema has the name of the file "
-        "(asana.duckdb and schema asana) DuckDB rejects that as an ambiguous reference, so "
-        "names need the catalog as well"
-    ),
-)
 def test_schema_named_like_file_loads(tmp_path: Path, tap_jsonl: PluginVenv) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()

@@ -246,3 +246,13 @@ def test_record_metadata_columns_filled(tmp_path: Path) -> None:
         "SELECT CAST(_sdc_extracted_at AS VARCHAR), _sdc_table_version, _sdc_received_at IS NOT NULL FROM tasks",
     )
     assert rows == [("2024-01-02 03:04:05+00", 7, True)]
+
+
+def test_schema_named_like_database_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "asana.duckdb")
+    config = {"path": path, "default_target_schema": "asana", "state_table": "asana.state", "state_key": "k"}
+    messages = [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1"}), state({"done": 1})]
+    run_in_process(config, messages)
+    run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1", "name": "again"})])
+    assert query(path, "SELECT gid, name FROM asana.asana.tasks") == [("1", "again")]
+    assert query(path, "SELECT key FROM asana.asana.state") == [("k",)]
