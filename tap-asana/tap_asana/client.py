@@ -41,7 +41,7 @@ PAGE_SIZE = 100
 # Pages buffered for listings ahead of the one being emitted, per worker thread. That is
 # enough to keep every worker busy while the main thread emits. It also bounds memory,
 # because a page of 100 tasks with all fields takes a few megabytes once parsed.
-PREFETCH_PAGES_PER_WORKER = 4
+PREFETCH_PAGES_PER_WORKER = 2
 
 # How many times one listing may restart after its pagination offset expired.
 MAX_LISTING_RESTARTS = 3
@@ -515,9 +515,11 @@ class AsanaStream(RESTStream):
 
         singer-sdk finalizes each partition's bookmark when it ends but writes STATE
         only every 10,000 records, so a run stopped midway would lose the finished
-        partitions' progress without this.
+        partitions' progress without this. In BATCH mode nothing is written: records
+        are still in batch files then, and STATE must not run ahead of them.
         """
-        self._tap.state_writer.write_state(self.tap_state)
+        if self.get_batch_config(self.config) is None:
+            self._tap.state_writer.write_state(self.tap_state)
 
 
 class Directory:

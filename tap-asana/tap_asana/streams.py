@@ -310,12 +310,17 @@ class StoriesStream(ProjectPartitionedStream):
             )
 
     def _every_task(self) -> t.Iterator[tuple[str, str]]:
-        """Yield `(task_gid, workspace_gid)` once for each task of every project."""
+        """Yield `(task_gid, workspace_gid)` once for each task of every project.
+
+        With `start_date` set, only tasks modified since then are listed, as in the
+        tasks stream, so the stories table covers the same tasks as the tasks table.
+        """
+        query = {"opt_fields": "gid"}
+        if start_date := self.config.get("start_date"):
+            query["modified_since"] = to_asana_timestamp(start_date)
         listings = self.fan_out(
             self.projects(),
-            lambda project: Listing(
-                "/tasks", {"project": project["project_gid"], "opt_fields": "gid"}
-            ),
+            lambda project: Listing("/tasks", {"project": project["project_gid"], **query}),
         )
         for project, tasks in listings:
             for task in tasks:

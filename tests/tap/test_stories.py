@@ -92,3 +92,18 @@ def test_incremental_mode_ignores_a_full_mode_catalog(server: AsanaServer, tmp_p
     assert run.records("stories")
     assert "ACTIVATE_VERSION" not in run.message_types("stories")
     assert run.final_state()["bookmarks"]["stories"]["partitions"]
+
+
+def test_full_mode_follows_start_date(server: AsanaServer, tmp_path: Path) -> None:
+    snapshot = server.admin.snapshot()
+    tasks = [task for task in snapshot["tasks"] if task.get("projects")]
+    times = sorted(task["modified_at"] for task in tasks)
+    start_date = times[len(times) // 2]
+
+    run = sync(server, tmp_path, start_date=start_date)
+
+    recent = {task["gid"] for task in tasks if task["modified_at"] >= start_date}
+    assert {task["gid"] for task in run.records("tasks")} == recent
+    expected = {s["gid"] for s in snapshot["stories"] if s["target"]["gid"] in recent}
+    assert {story["gid"] for story in run.records("stories")} == expected
+    assert {story["task_gid"] for story in run.records("stories")} <= recent
