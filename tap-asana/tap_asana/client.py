@@ -398,13 +398,14 @@ class AsanaStream(RESTStream):
         while True:
             attempt += 1
             response = getattr(exc, "response", None)
+            status = getattr(response, "status_code", None)
             wait = None
-            if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+            if status in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE):
                 wait = retry_after_seconds(response)
-            if wait is not None:
+            if wait is not None and status == HTTPStatus.TOO_MANY_REQUESTS:
                 # Asana limits per token, so every worker waits, not only this one.
                 self._tap.limiter.pause_until(time.monotonic() + wait)
-            else:
+            if wait is None:
                 ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
                 wait = ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - not for security
             exc = yield wait

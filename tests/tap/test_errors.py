@@ -7,6 +7,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+import requests
+
+from tap_asana.client import retry_after_seconds
 from tests.asana_server import AsanaServer, ServerConfig
 from tests.tap.support import TapRun, catalog_selecting, run_tap, server_config
 
@@ -211,3 +215,21 @@ def test_no_output_contains_the_token(tmp_path: Path) -> None:
         for run in runs:
             assert secret not in run.stdout
             assert secret not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("7", 7.0),
+        ("0", 0.0),
+        ("", None),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
+)
+def test_retry_after_header_forms(header: str, expected: float | None) -> None:
+    response = requests.Response()
+    response.status_code = 429
+    if header:
+        response.headers["Retry-After"] = header
+    assert retry_after_seconds(response) == expected
