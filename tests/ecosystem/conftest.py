@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 import pytest
@@ -22,6 +17,7 @@ from tests.ecosystem.plugin_venvs import (
     PluginVenv,
     ensure_plugin_venv,
 )
+from tests.ecosystem.postgres import PostgresServer, fresh_schema
 
 PG_ENV_PREFIX = "OMNILOAD_TEST_PG_"
 
@@ -43,40 +39,6 @@ def plugin_venv() -> Iterator[Callable[[str], PluginVenv]]:
                 pytest.fail(str(error), pytrace=False)
 
         yield get
-
-
-@dataclass(frozen=True)
-class PostgresServer:
-    """Connection details of the PostgreSQL server the tests load into."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    database: str
-
-    def connect(self, **kwargs: Any) -> psycopg.Connection:
-        return psycopg.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            dbname=self.database,
-            connect_timeout=5,
-            **kwargs,
-        )
-
-    def target_config(self, schema: str, **overrides: Any) -> dict[str, Any]:
-        """Return a meltanolabs-target-postgres config that loads into ``schema``."""
-        return {
-            "host": self.host,
-            "port": self.port,
-            "user": self.user,
-            "password": self.password,
-            "database": self.database,
-            "default_target_schema": schema,
-            **overrides,
-        }
 
 
 def _unavailable(reason: str) -> None:
@@ -113,17 +75,6 @@ def postgres_server() -> PostgresServer:
             f"{server.user}: {first_line}"
         )
     return server
-
-
-@contextmanager
-def fresh_schema(postgres_server: PostgresServer, label: str) -> Iterator[str]:
-    """Yield the name of a new, unused schema and drop it with its tables afterwards."""
-    schema = f"t_{re.sub(r'[^a-z0-9]+', '_', label.lower())[:30]}_{uuid.uuid4().hex[:8]}"
-    try:
-        yield schema
-    finally:
-        with postgres_server.connect(autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from psycopg import sql
 
-from tests.ecosystem.conftest import PostgresServer
 from tests.ecosystem.ground_truth import STREAMS, extracted_records
 from tests.ecosystem.meltano_project import MeltanoError, MeltanoProject
 from tests.ecosystem.plugin_venvs import REPO_ROOT, PluginVenv
+from tests.ecosystem.postgres import PostgresServer
 
 pytestmark = pytest.mark.ecosystem
 

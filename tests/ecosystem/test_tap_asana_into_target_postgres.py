@@ -12,7 +12,6 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tests.asana_server import AsanaServer
-from tests.ecosystem.conftest import PostgresServer, fresh_schema
 from tests.ecosystem.ground_truth import (
     STREAMS,
     extracted_records,
@@ -22,6 +21,7 @@ from tests.ecosystem.ground_truth import (
     tasks_in_several_projects,
 )
 from tests.ecosystem.plugin_venvs import PluginVenv
+from tests.ecosystem.postgres import PostgresServer, fresh_schema
 from tests.ecosystem.singer_pipe import OWN_BIN_DIR, PipeResult, run_tap_into_target, write_config
 
 pytestmark = pytest.mark.ecosystem
