@@ -19,6 +19,7 @@ from tests.ecosystem.singer_pipe import OWN_BIN_DIR
 pytestmark = pytest.mark.ecosystem
 
 PLUGINS = [("extractors", "tap-asana"), ("loaders", "target-duckdb")]
+REGENERATE = "meltano.yml is out of date: run python -m tests.ecosystem.meltano_settings"
 
 # Meltano setting kind expected for each JSON Schema type of a setting.
 KIND_BY_JSON_TYPE = {
@@ -97,7 +98,7 @@ def test_meltano_settings_match_about(plugin_type: str, name: str) -> None:
     settings = meltano_plugin(plugin_type, name)["settings"]
     declared = {setting["name"]: setting for setting in settings}
 
-    assert sorted(declared) == sorted(reported)
+    assert sorted(declared) == sorted(reported), REGENERATE
     for setting_name, schema in reported.items():
         setting = declared[setting_name]
         kind = setting.get("kind", "string")
