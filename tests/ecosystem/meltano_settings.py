@@ -1,7 +1,7 @@
 """Rewrite the plugin definitions in meltano.yml from both plugins' ``--about --format=json``.
 
 Run ``python -m tests.ecosystem.meltano_settings`` after adding or changing a setting of
-tap-asana or target-duckdb; test_plugin_settings_sync.py fails until meltano.yml agrees.
+tap-asana or target-duckdb, because test_plugin_settings_sync.py fails until meltano.yml agrees.
 The text before ``plugins:`` and from ``environments:`` on is kept as it is.
 """
 
