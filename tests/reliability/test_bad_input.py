@@ -232,6 +232,30 @@ def test_second_concurrent_run_is_rejected(loaded_folder: tuple[AsanaServer, Pat
     assert_matches_truth(folder / "work.db", server, "tasks")
 
 
+@pytest.mark.slow
+def test_two_runs_started_together(loaded_folder: tuple[AsanaServer, Path]) -> None:
+    server, folder = loaded_folder
+    server.admin.touch_tasks(count=3)
+    # Latency keeps each target holding the file for seconds, so the two runs overlap.
+    server.admin.set_faults(latency_ms=1000)
+    runs = [LiveRun(_arguments(server, {}, ()), folder) for _ in range(2)]
+    try:
+        codes = sorted(run.wait() for run in runs)
+    finally:
+        for run in runs:
+            run.close()
+        server.admin.set_faults(latency_ms=0)
+
+    # Whichever opens the file second fails: before loading (4), or in its target (6).
+    assert codes[0] == ExitCode.OK
+    assert codes[1] in (DESTINATION, ExitCode.LOAD_FAILED)
+    failed = next(run for run in runs if run.process.returncode != ExitCode.OK)
+    errors = error_lines(failed.stderr)
+    assert len(errors) == 1, failed.stderr
+    assert "locked" in errors[0]
+    assert_matches_truth(folder / "work.db", server, "tasks")
+
+
 # Malformed Singer input, fed to target-duckdb as a user of the target alone would.
 
 SCHEMA = {"type": "SCHEMA", "stream": "items", "key_properties": ["id"],
