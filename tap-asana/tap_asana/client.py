@@ -38,10 +38,10 @@ if t.TYPE_CHECKING:
 # Asana's maximum page size.
 PAGE_SIZE = 100
 
-# Pages buffered for listings ahead of the one being emitted, per worker thread. That is
-# enough to keep every worker busy while the main thread emits. It also bounds memory,
-# because a page of 100 tasks with all fields takes a few megabytes once parsed.
-PREFETCH_PAGES_PER_WORKER = 2
+# Bytes of raw pages buffered for listings ahead of the one being emitted. Pages of one
+# listing come one after another, so listings must run ahead to hide latency, and this
+# bounds the memory they take (a page of 100 tasks with all fields is about 0.6 MB).
+PREFETCH_BUFFER_BYTES = 256 * 1024 * 1024
 
 # How many times one listing may restart after its pagination offset expired.
 MAX_LISTING_RESTARTS = 3
@@ -131,17 +131,32 @@ class NextPageOffsetPaginator(BaseAPIPaginator[str | None]):
         super().__init__(None)
 
     def get_next(self, response: requests.Response) -> str | None:
-        next_page = response_payload(response).get("next_page") or {}
-        return next_page.get("offset")
+        return next_page_offset(response.content)
 
 
-def response_payload(response: requests.Response) -> dict[str, t.Any]:
-    """Return the parsed JSON body, parsing it once per response."""
-    payload = getattr(response, "asana_payload", None)
-    if payload is None:
-        payload = response.json(parse_float=decimal.Decimal)
-        response.asana_payload = payload  # type: ignore[attr-defined]
-    return payload
+def parse_body(body: bytes) -> dict[str, t.Any]:
+    """Parse a JSON response body, keeping decimal numbers exact."""
+    return json.loads(body, parse_float=decimal.Decimal)
+
+
+def next_page_offset(body: bytes) -> str | None:
+    """Return `next_page.offset` of a list response body, or None on the last page.
+
+    Asana writes `next_page` after `data`, so only the end of the body is parsed, and a
+    worker thread need not parse a whole page that the main thread parses again. A body
+    of another shape is parsed whole. Raises ValueError when the body is not complete
+    JSON, as after a connection dropped mid-body.
+    """
+    start = body.rfind(b'"next_page"')
+    if start != -1:
+        try:
+            tail = json.loads(b"{" + body[start:])
+        except ValueError:
+            tail = None
+        if isinstance(tail, dict) and set(tail) == {"next_page"}:
+            return (tail["next_page"] or {}).get("offset")
+    payload = parse_body(body)
+    return ((payload.get("next_page") if isinstance(payload, dict) else None) or {}).get("offset")
 
 
 def asana_error_message(response: requests.Response) -> str:
@@ -252,23 +267,34 @@ class AsanaStream(RESTStream):
         return Listing(path, {"opt_fields": ",".join(self.opt_fields), **query})
 
     def fetch(self, listing: Listing) -> list[dict]:
-        """Return every record of a listing (see `iter_listing`)."""
-        return [record for page in self.iter_listing(listing) for record in page]
+        """Return every record of a listing, each gid once."""
+        return list(self.records_of(self.iter_listing(listing)))
 
-    def iter_listing(self, listing: Listing) -> t.Iterator[list[dict]]:
-        """Yield the records of a listing page by page, following `next_page` to the end.
+    def records_of(self, bodies: t.Iterable[bytes]) -> t.Iterator[dict]:
+        """Parse the page bodies of one listing and yield its records, each gid once.
 
-        Safe to call from worker threads. When Asana rejects an expired pagination
-        offset, the listing starts again from the first page and records already
-        yielded are skipped, so each gid appears once.
+        A listing restarted after an expired offset sends its first pages again; the
+        records already yielded are skipped.
         """
         seen: set[str] = set()
+        for body in bodies:
+            for record in extract_jsonpath(self.records_jsonpath, parse_body(body)):
+                gid = record.get("gid")
+                if gid is None:
+                    yield record
+                elif gid not in seen:
+                    seen.add(gid)
+                    yield record
+
+    def iter_listing(self, listing: Listing) -> t.Iterator[bytes]:
+        """Yield the raw body of each page of a listing, following `next_page` to the end.
+
+        Safe to call from worker threads. When Asana rejects an expired pagination
+        offset, the listing starts again from its first page.
+        """
         for restart in range(MAX_LISTING_RESTARTS + 1):
             try:
-                for page in self._iter_pages(listing):
-                    fresh = [record for record in page if record.get("gid") not in seen]
-                    seen.update(record["gid"] for record in fresh if "gid" in record)
-                    yield fresh
+                yield from self._iter_pages(listing)
                 return
             except ExpiredOffsetError as exc:
                 if restart == MAX_LISTING_RESTARTS:
@@ -283,9 +309,9 @@ class AsanaStream(RESTStream):
         """Return the single object at a path such as `/workspaces/{gid}`."""
         send = self.request_decorator(self._send)
         response = send(self._prepare_get(listing.path, listing.params))
-        return dict(response_payload(response)["data"])
+        return dict(parse_body(response.content)["data"])
 
-    def _iter_pages(self, listing: Listing) -> t.Iterator[list[dict]]:
+    def _iter_pages(self, listing: Listing) -> t.Iterator[bytes]:
         paginator = self.get_new_paginator()
         send = self.request_decorator(self._send)
         while not paginator.finished:
@@ -293,7 +319,7 @@ class AsanaStream(RESTStream):
             if paginator.current_value:
                 params["offset"] = paginator.current_value
             response = send(self._prepare_get(listing.path, params))
-            yield list(extract_jsonpath(self.records_jsonpath, response_payload(response)))
+            yield response.content
             paginator.advance(response)
 
     def _prepare_get(self, path: str, params: dict[str, t.Any]) -> requests.PreparedRequest:
@@ -316,7 +342,7 @@ class AsanaStream(RESTStream):
         with self._tap.limiter:
             response = self._request(prepared, None)
         try:
-            response_payload(response)
+            next_page_offset(response.content)
         except ValueError as exc:
             # A connection dropped mid-body can leave a truncated JSON document.
             msg = f"invalid JSON in the response to GET {urlparse(response.url).path}"
@@ -467,18 +493,19 @@ class AsanaStream(RESTStream):
     ) -> t.Iterator[tuple[dict, t.Iterator[dict]]]:
         """Yield `(parent, records)` for each parent, fetching listings concurrently.
 
-        `make_listing` runs in the calling thread. Each `records` iterator must be
-        consumed before the next pair is requested.
+        `make_listing` runs in the calling thread. Worker threads fetch raw pages, and
+        the records are parsed here, in the calling thread, when their turn comes. Each
+        `records` iterator must be consumed before the next pair is requested.
         """
         listings = ((parent, make_listing(parent)) for parent in parents)
         pairs = ordered_chunks(
             lambda pair: self.iter_listing(pair[1]),
             listings,
             workers=self._tap.max_workers,
-            max_buffered_chunks=PREFETCH_PAGES_PER_WORKER * self._tap.max_workers,
+            max_buffered_bytes=PREFETCH_BUFFER_BYTES,
         )
-        for (parent, _listing), pages in pairs:
-            yield parent, (record for page in pages for record in page)
+        for (parent, _listing), bodies in pairs:
+            yield parent, self.records_of(bodies)
 
     def workspaces(self) -> list[dict]:
         """Return the workspaces to sync (every one the token can read, or `workspace_gid`)."""

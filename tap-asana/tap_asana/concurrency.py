@@ -108,23 +108,23 @@ _DONE = object()
 
 
 def ordered_chunks(
-    produce: t.Callable[[_Item], t.Iterable[_Result]],
+    produce: t.Callable[[_Item], t.Iterable[bytes]],
     items: t.Iterable[_Item],
     *,
     workers: int,
-    max_buffered_chunks: int,
-) -> t.Iterator[tuple[_Item, t.Iterator[_Result]]]:
+    max_buffered_bytes: int,
+) -> t.Iterator[tuple[_Item, t.Iterator[bytes]]]:
     """Yield `(item, chunks)` in input order while producers run concurrently.
 
     `produce(item)` runs in a worker thread; only `workers` items run at once. Items
-    ahead of the consumer may hold at most `max_buffered_chunks` chunks (pages) in
-    memory together, however long their listings are. The item being consumed is exempt
-    from that limit, so it can always make progress. Each `chunks` iterator must be
-    consumed before the next pair is requested; whatever is left of it is then drained.
-    An exception in `produce` is raised from `chunks` after the chunks before it.
+    ahead of the consumer may hold at most `max_buffered_bytes` of chunks together,
+    however long their listings are. The item being consumed is exempt from that limit,
+    so it can always make progress. Each `chunks` iterator must be consumed before the
+    next pair is requested; whatever is left of it is then drained. An exception in
+    `produce` is raised from `chunks` after the chunks before it.
     """
     stop = threading.Event()
-    budget = threading.Semaphore(max(1, max_buffered_chunks))
+    budget = _ByteBudget(max_buffered_bytes)
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tap-asana")
     pending: deque[_Channel] = deque()
     iterator = iter(items)
@@ -132,18 +132,14 @@ def ordered_chunks(
     def run(channel: _Channel) -> None:
         try:
             for chunk in produce(channel.item):
-                holds_slot = False
-                while not channel.is_head.is_set():
-                    if budget.acquire(timeout=0.05):
-                        holds_slot = True
-                        break
-                    if stop.is_set():
-                        return
-                channel.chunks.put((chunk, holds_slot))
+                reserved = budget.reserve(len(chunk), channel.is_head, stop)
+                if reserved is None:
+                    return
+                channel.chunks.put((chunk, reserved))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            channel.chunks.put((_Failure(exc), False))
+            channel.chunks.put((_Failure(exc), 0))
             return
-        channel.chunks.put((_DONE, False))
+        channel.chunks.put((_DONE, 0))
 
     def submit_next() -> None:
         item = next(iterator, _EXHAUSTED)
@@ -152,12 +148,12 @@ def ordered_chunks(
             executor.submit(run, channel)
             pending.append(channel)
 
-    def drain(channel: _Channel) -> t.Iterator[_Result]:
+    def drain(channel: _Channel) -> t.Iterator[bytes]:
         channel.is_head.set()
+        budget.wake()
         while True:
-            value, holds_slot = channel.chunks.get()
-            if holds_slot:
-                budget.release()
+            value, reserved = channel.chunks.get()
+            budget.release(reserved)
             if value is _DONE:
                 return
             if isinstance(value, _Failure):
@@ -176,7 +172,48 @@ def ordered_chunks(
             submit_next()
     finally:
         stop.set()
+        budget.wake()
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _ByteBudget:
+    """Bytes that producers ahead of the consumer may buffer together."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = max(1, limit)
+        self._used = 0
+        self._changed = threading.Condition()
+
+    def reserve(
+        self, size: int, exempt: threading.Event, stop: threading.Event
+    ) -> int | None:
+        """Wait for room for `size` bytes; return the bytes reserved, or None if stopped.
+
+        Nothing is reserved once `exempt` is set, or for a chunk larger than the
+        whole budget when nothing else is buffered.
+        """
+        with self._changed:
+            while True:
+                if stop.is_set():
+                    return None
+                if exempt.is_set():
+                    return 0
+                if self._used + size <= self._limit or self._used == 0:
+                    self._used += size
+                    return size
+                self._changed.wait()
+
+    def release(self, size: int) -> None:
+        """Return `size` reserved bytes to the budget."""
+        if size:
+            with self._changed:
+                self._used -= size
+                self._changed.notify_all()
+
+    def wake(self) -> None:
+        """Make waiting producers check their exemption and the stop flag again."""
+        with self._changed:
+            self._changed.notify_all()
 
 
 class _Channel:
