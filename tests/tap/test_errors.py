@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tap_asana.client import retry_after_seconds
+from tap_asana.client import next_page_offset, retry_after_seconds
 from tests.asana_server import AsanaServer, ServerConfig
 from tests.tap.support import TapRun, catalog_selecting, run_tap, server_config
 
@@ -233,3 +233,23 @@ def test_retry_after_header_forms(header: str, expected: float | None) -> None:
     if header:
         response.headers["Retry-After"] = header
     assert retry_after_seconds(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"data":[{"gid":"1"}],"next_page":{"offset":"abc","path":"/x","uri":"u"}}', "abc"),
+        (b'{"data":[{"gid":"1"}],"next_page":null}', None),
+        (b'{"data":[{"gid":"1","name":"next_page"}],"next_page":null}', None),
+        (b'{"next_page":{"offset":"first"},"data":[{"name":"next_page"}]}', "first"),
+        (b'{"data":[]}', None),
+    ],
+)
+def test_next_page_offset_body_forms(body: bytes, expected: str | None) -> None:
+    assert next_page_offset(body) == expected
+
+
+def test_truncated_body_is_invalid() -> None:
+    body = b'{"data":[{"gid":"1"}],"next_page":{"offset":"abc"}}'
+    with pytest.raises(ValueError):
+        next_page_offset(body[: len(body) // 2])
