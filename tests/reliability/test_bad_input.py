@@ -232,6 +232,37 @@ def test_second_concurrent_run_is_rejected(loaded_folder: tuple[AsanaServer, Pat
     assert_matches_truth(folder / "work.db", server, "tasks")
 
 
+@pytest.mark.parametrize(
+    "value", ['"a text"', '{"bookmarks": 5}', '{"bookmarks": {"tasks": []}}'],
+    ids=["text", "bookmarks not an object", "bookmark not an object"],
+)
+def test_corrupt_stored_state_is_rejected(loaded_folder: tuple[AsanaServer, Path], value: str) -> None:
+    server, folder = loaded_folder
+    connection = duckdb.connect(str(folder / "work.db"))
+    connection.execute("UPDATE _omniload.state SET value = ?", [value])
+    connection.close()
+    before = _fingerprint(folder)
+    server.admin.reset_counts()
+
+    result = run_cli(_arguments(server, {}, ()), folder)
+    after = _fingerprint(folder)
+    requests = server.admin.counts()
+    refreshed = run_cli(_arguments(server, {}, ("--full-refresh",)), folder)
+
+    errors = error_lines(result.stderr)
+    assert result.returncode == DESTINATION, result.stderr
+    assert len(errors) == 1, result.stderr
+    assert "Invalid stored state" in errors[0]
+    assert "--full-refresh" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert after == before
+    assert requests == {}, "the state must be checked before the first request"
+    # --full-refresh reads no state, and stores a valid one in place of the broken row.
+    assert refreshed.returncode == ExitCode.OK, refreshed.stderr
+    assert_matches_truth(folder / "work.db", server, "tasks")
+    assert isinstance(next(iter(stored_state(folder / "work.db").values())), dict)
+
+
 @pytest.mark.slow
 def test_two_runs_started_together(loaded_folder: tuple[AsanaServer, Path]) -> None:
     server, folder = loaded_folder

@@ -78,5 +78,26 @@ def read_state(path: str, key: str | None) -> dict[str, Any] | None:
         connection.close()
     if row is None or row[0] is None:
         return None
-    value = row[0]
-    return json.loads(value) if isinstance(value, str) else dict(value)
+    return _checked_state(row[0], key, path)
+
+
+def _checked_state(value: Any, key: str, path: str) -> dict[str, Any]:
+    """Return the stored state as a dict; raise DestinationError if it is not a Singer state.
+
+    A row edited by hand would otherwise reach tap-asana, which reads a JSON string as a file
+    path and fails on other shapes with an AttributeError, after the workspace lookup.
+    """
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        parsed = None
+    bookmarks = parsed.get("bookmarks", {}) if isinstance(parsed, dict) else None
+    if not isinstance(bookmarks, dict) or not all(
+        isinstance(bookmark, dict) for bookmark in bookmarks.values()
+    ):
+        raise DestinationError(
+            f"Invalid stored state {key!r} in {STATE_TABLE} of {path}: expected a JSON object "
+            'such as {"bookmarks": {"tasks": {...}}}. Run with --full-refresh to reload the '
+            "table and store a new state, or delete that row."
+        )
+    return dict(parsed)
