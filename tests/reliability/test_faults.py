@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from omniload.errors import ExitCode
 from tests.reliability.support import (
@@ -108,3 +109,18 @@ def test_single_fault_heals(
     if faults != LATENCY:
         assert "Retrying in" in stderr, "no fault reached the tap, so the case proved nothing"
     _check_tables(server, tmp_path, tables)
+
+
+@pytest.mark.slow
+def test_run_waits_out_exhausted_quota(make_asana_server: MakeServer, tmp_path: Path) -> None:
+    # An earlier job used up the token's quota, and 429s carry no Retry-After: the workspace
+    # lookup must keep backing off until the 60-second window has room, as the tap does.
+    server = make_asana_server(workspace_gid=WORKSPACE, rpm=20, retry_after=False)
+    headers = {"Authorization": f"Bearer {server.token}"}
+    for _ in range(20):
+        requests.get(f"{server.base_url}/users/me", headers=headers, timeout=10)
+
+    result = run_cli(ingest(source_uri(server), "tasks"), tmp_path)
+
+    assert result.returncode == ExitCode.OK, result.stderr[-3000:]
+    _check_tables(server, tmp_path, ("tasks",))

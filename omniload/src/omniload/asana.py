@@ -10,8 +10,13 @@ import requests
 from omniload.errors import SourceError
 
 _TIMEOUT_SECONDS = 30
+# Attempts when the API cannot be reached at all, which is most often a wrong api_url.
 _ATTEMPTS = 4
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# How long rate limits and server errors are retried: tap-asana's default retry_time_budget.
+_RETRY_BUDGET_SECONDS = 600
+# Longest wait between two attempts without Retry-After; Asana's rate window is 60 s.
+_MAX_WAIT_SECONDS = 60
 
 
 def _asana_message(response: requests.Response) -> str:
@@ -27,31 +32,39 @@ def _asana_message(response: requests.Response) -> str:
 def lookup_workspace(api_url: str, workspace: str, token: str) -> str:
     """Return the workspace's name; raise SourceError if it is unknown or not accessible.
 
-    Retries rate limits (honouring Retry-After) and server errors a few times, because this
-    request runs before extraction and a transient fault should not end the run.
+    Rate limits (honouring Retry-After) and server errors are retried for up to
+    `_RETRY_BUDGET_SECONDS`, as tap-asana retries them, because a transient fault or a quota
+    used up by an earlier job should not end the run. Connection failures are tried
+    `_ATTEMPTS` times.
     """
     url = f"{api_url}/workspaces/{quote(workspace, safe='')}"
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    response = None
-    for attempt in range(_ATTEMPTS):
+    deadline = time.monotonic() + _RETRY_BUDGET_SECONDS
+    connection_failures = 0
+    retries = 0
+    while True:
         try:
             response = requests.get(
                 url, headers=headers, params={"opt_fields": "name"}, timeout=_TIMEOUT_SECONDS
             )
         except requests.RequestException as error:
-            if attempt + 1 == _ATTEMPTS:
+            connection_failures += 1
+            if connection_failures == _ATTEMPTS:
                 raise SourceError(
                     f"Cannot reach the Asana API at {api_url}: {type(error).__name__}. "
                     "Check api_url and the network."
                 ) from error
-            time.sleep(2**attempt)
+            time.sleep(2 ** (connection_failures - 1))
             continue
-        if response.status_code not in _RETRY_STATUSES or attempt + 1 == _ATTEMPTS:
+        if response.status_code not in _RETRY_STATUSES:
             break
         retry_after = response.headers.get("Retry-After", "")
-        time.sleep(float(retry_after) if retry_after.isdigit() else 2**attempt)
+        wait = float(retry_after) if retry_after.isdigit() else min(2**retries, _MAX_WAIT_SECONDS)
+        retries += 1
+        if time.monotonic() + wait > deadline:
+            break
+        time.sleep(wait)
 
-    assert response is not None
     status = response.status_code
     if status == 200:
         try:
@@ -78,5 +91,6 @@ def lookup_workspace(api_url: str, workspace: str, token: str) -> str:
             "--source-uri."
         )
     raise SourceError(
-        f"Looking up workspace {workspace!r} at {api_url} failed with HTTP {status}: {message}."
+        f"Looking up workspace {workspace!r} at {api_url} failed with HTTP {status}: "
+        f"{message.rstrip('.')}."
     )
