@@ -25,6 +25,7 @@ from tests.reliability.support import (
     LiveRun,
     MakeServer,
     TokenScan,
+    error_lines,
     ingest,
     new_token_scan,
     run_cli,
@@ -138,3 +139,26 @@ def test_scan_finds_planted_token(tmp_path: Path) -> None:
     connection.execute("CHECKPOINT")
     connection.close()
     assert str(database) in TokenScan(scan.token).leaks(tmp_path)
+
+
+@pytest.mark.slow
+def test_token_with_url_special_characters(make_asana_server: MakeServer, tmp_path: Path) -> None:
+    # An OAuth-style token with characters that URL encoding changes: '/', '+' and '='.
+    scan = TokenScan(new_token_scan().token + "+x/y==")
+    server = make_asana_server(workspace_gid=WORKSPACE, token=scan.token)
+    encoded = quote(scan.token, safe="")
+    uri = f"asana://{WORKSPACE}?access_token={encoded}&api_url={server.base_url}"
+
+    codes = []
+    for arguments in (
+        ingest(uri, "tasks", None, "--debug"),
+        ingest(uri.replace(WORKSPACE, "404404"), "tasks", None, "--debug"),
+        ingest(uri + "&x=1", "tasks", None, "--debug"),
+    ):
+        result = run_cli(arguments, tmp_path)
+        codes.append(result.returncode)
+        scan.add(result.stdout, result.stderr)
+
+    assert codes == [ExitCode.OK, ExitCode.SOURCE_ERROR, ExitCode.USAGE_ERROR]
+    assert len(error_lines(scan.texts[-1])) == 1
+    _check(scan, tmp_path)
