@@ -27,7 +27,7 @@ from tests.cli.support import OMNILOAD, clean_environment, expected_rows
 WORKSPACE = "workspace-rel"
 # Tables a run may leave in the DuckDB file besides the destination tables.
 STATE_TABLE = "_omniload.state"
-# Longest a single CLI run of the small data sets may take before a test gives up on it.
+# Maximum seconds that one CLI run on the small data sets may take before a test gives up.
 RUN_TIMEOUT_SECONDS = 300
 MakeServer = Callable[..., AsanaServer]
 
@@ -207,7 +207,8 @@ def _descendants(root: int) -> dict[int, str]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        # The second field is in brackets and may hold spaces; the parent pid follows it.
+        # The command name in brackets may contain spaces, so the fields are split after the last
+        # ')'. The process state comes first, then the parent pid.
         fields = status.rsplit(")", 1)[1].split()
         if fields[0] == "Z":
             continue
@@ -337,7 +338,7 @@ def differences(loaded: dict[str, dict[str, Any]], expected: dict[str, dict[str,
 
     Every column that the ground-truth record also has is compared: scalars by value
     (date-times as instants), objects and lists by the gids of the objects they reference,
-    because the tap asks for fewer fields of a referenced object than the snapshot holds.
+    because the tap requests fewer fields of a referenced object than the snapshot contains.
     """
     problems = []
     missing = sorted(set(expected) - set(loaded))
