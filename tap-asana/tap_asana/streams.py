@@ -181,6 +181,8 @@ class ProjectPartitionedStream(AsanaStream):
         The partition's bookmark will not pass the time this run started. A task
         modified while its project was being listed may be missing from the listing,
         and the next run must still ask for it, though newer tasks were seen.
+        NOTE: the start time comes from this machine's clock; if that clock runs ahead
+        of Asana's, changes made within the difference can be missed.
         """
         self.write_finished_partitions_state()
         self.state_manager.write_replication_key_signpost(
@@ -198,6 +200,9 @@ class TasksStream(ProjectPartitionedStream):
 
     A task in several projects is emitted once per run, under the first project that
     lists it; the other projects' bookmarks still advance past it.
+
+    NOTE: deleted tasks never appear in `modified_since` listings, so an incremental
+    run cannot remove them; a run without state (a full reload) does.
     """
 
     name = "tasks"
