@@ -201,8 +201,8 @@ class TasksStream(ProjectPartitionedStream):
     A task in several projects is emitted once per run, under the first project that
     lists it; the other projects' bookmarks still advance past it.
 
-    NOTE: deleted tasks never appear in `modified_since` listings, so an incremental
-    run cannot remove them; a run without state (a full reload) does.
+    NOTE: deleted tasks never appear in `modified_since` listings, and this stream
+    sends no ACTIVATE_VERSION, so a deleted task stays in the target.
     """
 
     name = "tasks"
