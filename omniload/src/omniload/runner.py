@@ -61,7 +61,11 @@ _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def _prepare_child() -> None:
-    """Unblock the stop signals and ask Linux to SIGKILL this child when omniload dies."""
+    """Unblock the stop signals and ask Linux to SIGKILL this child when omniload dies.
+
+    NOTE: Linux closes a dying omniload's pipes just before it sends this signal, so in that
+    short window the target can read end of input and start to finish a partial replace.
+    """
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
