@@ -9,7 +9,7 @@ import random
 import time
 import typing as t
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from http import HTTPStatus
 from importlib import resources
@@ -179,8 +179,8 @@ def to_asana_timestamp(value: str | datetime) -> str:
     """
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -197,7 +197,7 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 class AsanaStream(RESTStream):
@@ -536,7 +536,7 @@ class AsanaStream(RESTStream):
     @property
     def run_started_at(self) -> datetime:
         """Return when the tap started, by this machine's clock."""
-        return datetime.fromtimestamp(self._tap.initialized_at / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(self._tap.initialized_at / 1000, tz=UTC)
 
     def write_finished_partitions_state(self) -> None:
         """Send a STATE message for the partitions that have finished so far.

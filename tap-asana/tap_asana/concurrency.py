@@ -136,7 +136,7 @@ def ordered_chunks(
                 if reserved is None:
                     return
                 channel.chunks.put((chunk, reserved))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:
             channel.chunks.put((_Failure(exc), 0))
             return
         channel.chunks.put((_DONE, 0))

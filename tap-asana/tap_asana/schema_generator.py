@@ -260,7 +260,7 @@ def derive_all(spec: dict[str, t.Any]) -> dict[str, str]:
 
 def load_spec(path: Path) -> dict[str, t.Any]:
     """Read the OpenAPI spec (YAML) at `path`."""
-    import yaml  # noqa: PLC0415 - needed only when regenerating
+    import yaml
 
     with path.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)

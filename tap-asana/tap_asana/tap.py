@@ -187,7 +187,7 @@ class TapAsana(Tap):
         try:
             super().invoke(*args, **kwargs)
         except FatalAPIError as exc:
-            cls.logger.error(  # noqa: TRY400 - the traceback is opt-in
+            cls.logger.error(
                 "%s", exc, exc_info=cls.logger.isEnabledFor(logging.DEBUG)
             )
             sys.exit(1)

@@ -29,10 +29,14 @@ class TapRun:
     request_counts: dict[str, int] = field(default_factory=dict)
 
     def records(self, stream: str) -> list[dict[str, Any]]:
-        return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
 
     def schema(self, stream: str) -> dict[str, Any]:
-        schemas = [m["schema"] for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream]
+        schemas = [
+            m["schema"] for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream
+        ]
         assert schemas, f"no SCHEMA message for {stream}"
         return schemas[-1]
 
@@ -95,7 +99,8 @@ def run_tap(
         command += ["--catalog", str(catalog_path)]
     process_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_ASANA_")}
     process_env.update(env or {})
-    completed = subprocess.run(
+    # The command is this interpreter running tap_asana, with arguments the test chose.
+    completed = subprocess.run(  # noqa: S603
         command, capture_output=True, text=True, timeout=timeout, env=process_env, check=False
     )
     messages = []

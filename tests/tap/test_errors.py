@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import requests
-
 from tap_asana.client import next_page_offset, retry_after_seconds
+
 from tests.asana_server import AsanaServer, ServerConfig
 from tests.tap.support import TapRun, catalog_selecting, run_tap, server_config
 
@@ -32,7 +32,10 @@ def assert_complete(run: TapRun, server: AsanaServer) -> None:
     assert set(tasks) == in_projects
     assert max(tasks.values()) == 1
     stories = Counter(record["gid"] for record in run.records("stories"))
-    assert set(stories) == {s["gid"] for s in snapshot["stories"] if s["target"]["gid"] in in_projects}
+    expected_stories = {
+        s["gid"] for s in snapshot["stories"] if s["target"]["gid"] in in_projects
+    }
+    assert set(stories) == expected_stories
     assert max(stories.values()) == 1
 
 
@@ -253,3 +256,12 @@ def test_truncated_body_is_invalid() -> None:
     body = b'{"data":[{"gid":"1"}],"next_page":{"offset":"abc"}}'
     with pytest.raises(ValueError):
         next_page_offset(body[: len(body) // 2])
+
+
+def test_debug_level_adds_the_traceback(tmp_path: Path) -> None:
+    with AsanaServer(ServerConfig(**TINY)) as server:
+        config = server_config(server, access_token="0/" + "e" * 32)
+        run = run_tap(tmp_path, config, env={"TAP_ASANA_LOGLEVEL": "DEBUG"})
+        assert run.returncode == 1
+        assert "Traceback" in run.stderr
+        assert "failed with 401" in run.stderr

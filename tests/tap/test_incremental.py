@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tap_asana.client import to_asana_timestamp
+
 from tests.asana_server import AsanaServer, ServerConfig
 from tests.tap.support import (
     TapRun,
@@ -89,7 +89,7 @@ def test_changed_and_added_tasks_come_back(server: AsanaServer, tmp_path: Path) 
     second = sync_tasks(server, tmp_path, state=first.final_state())
 
     emitted = {task["gid"]: task for task in second.records("tasks")}
-    in_projects = {gid for tasks in project_tasks(server).values() for gid in (t["gid"] for t in tasks)}
+    in_projects = {t["gid"] for tasks in project_tasks(server).values() for t in tasks}
     assert (touched & in_projects) <= set(emitted)
     assert added <= set(emitted)
     unchanged = set(emitted) - touched - added
@@ -106,7 +106,7 @@ def test_first_run_starts_at_start_date(server: AsanaServer, tmp_path: Path) -> 
     times = sorted(task["modified_at"] for task in tasks.values())
     cutoff = datetime.fromisoformat(times[len(times) // 2])
     # The same instant written in another time zone: the tap must send it in UTC.
-    start_date = cutoff.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "+00:00"
+    start_date = cutoff.astimezone(UTC).replace(tzinfo=None).isoformat() + "+00:00"
     shifted = cutoff.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat()
 
     for value in (start_date, shifted):
@@ -161,7 +161,7 @@ def test_stopped_run_resumes_without_starting_over(tmp_path: Path) -> None:
         # Stop the tap as soon as it reports a finished project.
         saved_state = None
         emitted_before_stop: set[str] = set()
-        with subprocess.Popen(
+        with subprocess.Popen(  # noqa: S603 - this interpreter running tap_asana
             command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         ) as process:
             assert process.stdout is not None

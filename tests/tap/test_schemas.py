@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tap_asana import schemas
 from tap_asana.schema_generator import (
     STREAM_SPECS,

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
-
 from tap_asana.tap import TapAsana
+
 from tests.asana_server import AsanaServer, ServerConfig
 
 # Filled in by the module fixture below, before the suite's runner syncs: the test class
