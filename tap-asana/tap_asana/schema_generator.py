@@ -24,8 +24,12 @@ from pathlib import Path
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
 OPT_FIELDS_FILE = "opt_fields.json"
 
-# Asana returns these on every object, so they are declared but never requested.
-ALWAYS_RETURNED = ("gid", "resource_type")
+# Asana returns `gid` on every object, so it is declared but never requested. A record's
+# own `resource_type` comes only when `opt_fields` names it (a list with opt_fields returns
+# gid plus the named fields), so the generator requests it at the top level. Nested objects
+# come with their `resource_type` whenever one of their sub-fields is named.
+ALWAYS_RETURNED = ("gid",)
+TOP_LEVEL_REQUESTED = ("resource_type",)
 
 # A requested path has at most this many dotted segments (for example
 # `custom_fields.enum_value.name`). Deeper paths only repeat definitions of nested objects.
@@ -194,7 +198,10 @@ def prune(schema: dict[str, t.Any], paths: set[str], prefix: str = "") -> list[s
     properties = schema["properties"]
     for name in list(properties):
         path = f"{prefix}{name}"
-        if name in ALWAYS_RETURNED:
+        if name in ALWAYS_RETURNED or (prefix and name == "resource_type"):
+            continue
+        if not prefix and name in TOP_LEVEL_REQUESTED:
+            kept.append(path)
             continue
         if path not in paths:
             del properties[name]

@@ -11,9 +11,6 @@ from tests.cli.support import expected_rows
 STREAMS = ("workspaces", "users", "teams", "projects", "sections", "tags", "tasks", "stories")
 SAMPLES_PER_STREAM = 5
 
-# Left out of the generic comparison: test_resource_type_is_loaded covers it on its own.
-UNCOMPARED_FIELDS = frozenset({"resource_type"})
-
 
 def expected_records(snapshot: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     """Return per stream the server records a run over every workspace extracts.
@@ -69,7 +66,7 @@ def scalar_mismatches(
     """
     mismatches = []
     for column, loaded in loaded_row.items():
-        if column.startswith("_sdc_") or column in UNCOMPARED_FIELDS or column not in expected:
+        if column.startswith("_sdc_") or column not in expected:
             continue
         value = expected[column]
         if isinstance(value, dict | list):

@@ -244,13 +244,6 @@ def test_vanished_stories_removed_with_hard_delete(loader: Loader) -> None:
     assert set(deleted_tasks) <= task_gids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "tap-asana declares resource_type but never names it in opt_fields, and the local "
-        "server returns only gid plus the named fields, so the column stays empty"
-    ),
-)
 def test_resource_type_is_loaded(loaded_once: Loader) -> None:
     loader = loaded_once
     expected = extracted_records(loader.server)

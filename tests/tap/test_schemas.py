@@ -28,10 +28,13 @@ def committed(name: str) -> Any:
 
 
 def schema_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
-    """Return every dotted property path of a schema, leaving out gid and resource_type."""
+    """Return every dotted property path of a schema, leaving out gid and nested resource_type.
+
+    A record's own `resource_type` is requested; a nested object's comes with its sub-fields.
+    """
     paths: set[str] = set()
     for name, prop in schema.get("properties", {}).items():
-        if name in ("gid", "resource_type"):
+        if name == "gid" or (prefix and name == "resource_type"):
             continue
         paths.add(prefix + name)
         nested = prop if "properties" in prop else prop.get("items", {})

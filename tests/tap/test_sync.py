@@ -63,6 +63,19 @@ def test_records_match_the_servers_tables(
         assert emitted == {row["gid"] for row in truth[stream]}, stream
 
 
+def test_top_level_values_match_the_server(
+    full_run: TapRun, truth: dict[str, list[dict[str, Any]]]
+) -> None:
+    for stream in STREAMS:
+        expected = {row["gid"]: row for row in truth[stream]}
+        for record in full_run.records(stream):
+            row = expected[record["gid"]]
+            assert record["resource_type"] == row["resource_type"], stream
+            for name, value in record.items():
+                if name in row and not isinstance(value, (dict, list)):
+                    assert value == row[name], f"{stream} {record['gid']} {name}"
+
+
 def test_multi_homed_tasks_are_emitted_once(
     full_run: TapRun, truth: dict[str, list[dict[str, Any]]]
 ) -> None:
