@@ -12,6 +12,8 @@ from pathlib import Path
 from benchmarks.harness import REPO, RESULTS_DIR
 
 DOC = REPO / "docs" / "benchmarks.md"
+# Hand-written findings (profiles, causes), copied into the page after the generated sections.
+NOTES = REPO / "benchmarks" / "notes.md"
 
 # Order of sections in the page; results whose names match none go last.
 SECTIONS = [
@@ -189,7 +191,7 @@ def _environment(payloads: list[dict]) -> list[str]:
     ]
 
 
-def render(results_dir: Path = RESULTS_DIR) -> str:
+def render(results_dir: Path = RESULTS_DIR, notes: Path = NOTES) -> str:
     payloads = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
     lines = [
         "# Benchmarks",
@@ -243,6 +245,8 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
             if len(matching) > 1:
                 lines += [f"### {payload['benchmark']}", ""]
             lines += _section(payload)
+    if notes.exists():
+        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
