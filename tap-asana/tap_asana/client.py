@@ -245,6 +245,21 @@ class AsanaStream(RESTStream):
         """Return whether full-table syncs send ACTIVATE_VERSION (on by default)."""
         return bool(self.config.get("emit_activate_version_messages", True))
 
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        """Send the closing ACTIVATE_VERSION of a full-table sync, then finalize its state.
+
+        singer-sdk 0.54.9 sends ACTIVATE_VERSION only before the first record, and its
+        `Stream.sync` cannot be overridden. `Tap.sync_all` calls this method right after
+        `sync` returns, which it does only once every partition has synced without error.
+        A second message with the same version tells a target that the version is
+        complete (target-duckdb's `activate_version_completes_stream` waits for it). A
+        target that deletes the rows of older versions does nothing more on a repeat.
+        """
+        if state is None and self._stream_version is not None:
+            self._write_activate_version_message(self._stream_version)
+            self._stream_version = None
+        super().finalize_state_progress_markers(state)
+
     @property
     def partitions(self) -> list[dict] | None:
         """Return no partitions: only streams with per-parent state define them."""

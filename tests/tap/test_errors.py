@@ -105,6 +105,27 @@ def test_retries_stop_at_the_time_budget(tmp_path: Path) -> None:
         assert "Traceback" not in run.stderr
 
 
+def test_failed_stream_sends_no_closing_activate_version(tmp_path: Path) -> None:
+    # The rate limit lets the first stories listings through, then every request gets a
+    # 429 whose Retry-After exceeds the retry budget of 0 s, so the stream fails midway.
+    with AsanaServer(ServerConfig(**SMALL, rpm=15)) as server:
+        config = server_config(server, max_concurrent_requests=1, retry_time_budget=0)
+        catalog = catalog_selecting(tmp_path, config, {"stories"})
+        run = run_tap(tmp_path, config, catalog=catalog)
+        server.admin.set_faults(rpm=0)
+        rerun = run_tap(tmp_path, config, catalog=catalog)
+    assert run.returncode == 1
+    assert "429" in error_lines(run)[0]
+    types = run.message_types("stories")
+    assert types[0:2] == ["SCHEMA", "ACTIVATE_VERSION"]
+    assert "RECORD" in types
+    assert types.count("ACTIVATE_VERSION") == 1
+    # Without the rate limit the same stream completes and sends the closing one.
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert rerun.message_types("stories")[-1] == "ACTIVATE_VERSION"
+    assert rerun.message_types("stories").count("ACTIVATE_VERSION") == 2
+
+
 def tasks_only(server: AsanaServer, tmp_path: Path, **settings: Any) -> tuple[dict, dict]:
     config = server_config(server, max_concurrent_requests=1, **settings)
     return config, catalog_selecting(tmp_path, config, {"tasks"})

@@ -158,9 +158,22 @@ def test_workspace_children_carry_workspace_gid(
 def test_full_table_streams_send_activate_version(full_run: TapRun) -> None:
     for stream in FULL_TABLE_STREAMS:
         types = full_run.message_types(stream)
-        assert "ACTIVATE_VERSION" in types, stream
-        assert types.index("ACTIVATE_VERSION") < types.index("RECORD"), stream
+        assert types.count("ACTIVATE_VERSION") == 2, stream
+        assert types[0:2] == ["SCHEMA", "ACTIVATE_VERSION"], stream
+        last_record = len(types) - 1 - types[::-1].index("RECORD")
+        assert types.index("ACTIVATE_VERSION", 2) > last_record, stream
     assert "ACTIVATE_VERSION" not in full_run.message_types("tasks")
+
+
+def test_closing_activate_version_repeats_the_version(full_run: TapRun) -> None:
+    for stream in FULL_TABLE_STREAMS:
+        versions = [
+            m["version"]
+            for m in full_run.messages
+            if m["type"] == "ACTIVATE_VERSION" and m["stream"] == stream
+        ]
+        assert len(versions) == 2, stream
+        assert versions[0] == versions[1], stream
 
 
 def test_activate_version_can_be_turned_off(server: AsanaServer, tmp_path) -> None:
