@@ -2,7 +2,7 @@
 
 Run from the repository root after the spec changes, then commit the output::
 
-    python -m tap_asana.schema_generator ../shared/asana-api/asana_oas.yaml
+    python -m tap_asana.schema_generator tests/asana_spec/asana_oas.yaml
 
 For each stream the generator resolves the spec's full response schema (``TaskResponse``
 and so on) and keeps the fields that the list endpoint documents in its ``opt_fields``

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,13 +17,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from tests.asana_server import AsanaServer
+from tests.asana_spec import spec_path
 
-SPEC_PATH = Path(
-    os.environ.get(
-        "ASANA_OAS_PATH",
-        Path(__file__).resolve().parents[3] / "shared" / "asana-api" / "asana_oas.yaml",
-    )
-)
+SPEC_PATH = spec_path()
 SPEC_URI = "urn:asana-oas"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

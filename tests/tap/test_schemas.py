@@ -18,8 +18,9 @@ from tap_asana.schema_generator import (
     main,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC = REPO_ROOT.parent / "shared" / "asana-api" / "asana_oas.yaml"
+from tests.asana_spec import spec_path
+
+SPEC = spec_path()
 STREAMS = sorted(STREAM_SPECS)
 
 
@@ -46,7 +47,7 @@ def schema_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
     if not SPEC.is_file():
-        pytest.skip(f"Asana's OpenAPI spec is not at {SPEC} (expected beside the clone)")
+        pytest.fail(f"Asana's OpenAPI spec not found at {SPEC}; unset ASANA_OAS_PATH or fix it")
     return load_spec(SPEC)
 
 
