@@ -85,6 +85,8 @@ class FlushJob:
     sources: list[Source]
     strategies: dict[str, str]
     state: dict | None
+    # False when the job must emit no STATE at all, not even one held from earlier jobs.
+    emit_state: bool = True
     final: bool = False
     # Streams to replace at the end of the input, with the spec to create their table.
     replace_specs: dict[str, StreamSpec] = dataclasses.field(default_factory=dict)

@@ -257,6 +257,8 @@ class Loader:
 
     def _state_to_emit(self, job: FlushJob) -> dict | None:
         """Return the STATE this job's commit completes, or None to emit nothing yet."""
+        if not job.emit_state:
+            return None
         if job.final:
             return job.state if job.state is not None else self._held_state
         if job.state is not None and self._accumulators:

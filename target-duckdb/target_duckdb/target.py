@@ -152,6 +152,18 @@ class TargetDuckDB(Target):
             ),
         ),
         th.Property(
+            "activate_version_completes_stream",
+            th.BooleanType(),
+            default=False,
+            description=(
+                "Replace a stream's table because of ACTIVATE_VERSION only once a closing "
+                "ACTIVATE_VERSION arrived: one after the stream's last RECORD or BATCH and after "
+                "a first ACTIVATE_VERSION. If the input ends before that, the table is kept as it "
+                "was, the other streams are loaded, no STATE is emitted and the target fails. "
+                "For taps that send ACTIVATE_VERSION at the start and the end of a stream."
+            ),
+        ),
+        th.Property(
             "temp_dir",
             th.StringType(),
             description="Folder for the JSONL files of batches waiting to load; default is the system temporary folder.",
@@ -165,6 +177,11 @@ class TargetDuckDB(Target):
         self._spool_counter = 0
         self._fast_sinks: dict[str, DuckDBSink | None] = {}
         self._versioned: set[str] = set()
+        # Per input stream: whether its latest RECORD, BATCH or ACTIVATE_VERSION message
+        # was a closing ACTIVATE_VERSION (see activate_version_completes_stream).
+        self._version_closed: dict[str, bool] = {}
+        # Input stream of each stream in _versioned, which stream maps may have renamed.
+        self._version_source: dict[str, str] = {}
         # Streams with rows already handed to the loader to merge or append.
         self._loaded_streams: set[str] = set()
         self._pending_bytes = 0
@@ -288,6 +305,7 @@ class TargetDuckDB(Target):
         sink = self._fast_sinks.get(stream)
         if sink is None:
             return False
+        self._version_closed[stream] = False
         sink.write_line(line, line_number)
         self._after_write(sink, len(line))
         return True
@@ -306,6 +324,7 @@ class TargetDuckDB(Target):
             )
             raise RecordsWithoutSchemaException(msg)
 
+        self._version_closed[stream] = False
         sink = self._fast_sinks.get(stream)
         if sink is not None:
             self._check_keys(sink, record, reader.line_number)
@@ -363,6 +382,9 @@ class TargetDuckDB(Target):
         if stream not in self.mapper.stream_maps:
             msg = f"ACTIVATE_VERSION for stream '{stream}' arrived before its SCHEMA message."
             raise RecordsWithoutSchemaException(msg)
+        # The first ACTIVATE_VERSION of a stream opens its version, and one that follows
+        # any message of the stream closes it.
+        self._version_closed[stream] = stream in self._version_closed
         if not self.config.get("process_activate_version_messages", True):
             self.logger.info("Ignoring ACTIVATE_VERSION for '%s' as configured", stream)
             return
@@ -378,6 +400,7 @@ class TargetDuckDB(Target):
                 )
                 continue
             self._versioned.add(alias)
+            self._version_source[alias] = stream
 
     def _process_batch_message(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
@@ -385,6 +408,7 @@ class TargetDuckDB(Target):
         if stream not in self.mapper.stream_maps:
             msg = f"BATCH for stream '{stream}' arrived before its SCHEMA message."
             raise RecordsWithoutSchemaException(msg)
+        self._version_closed[stream] = False
         encoding = message_dict["encoding"] or {}
         if encoding.get("format") != "jsonl":
             msg = (
@@ -408,15 +432,38 @@ class TargetDuckDB(Target):
 
     # Flushing
 
-    def _job(self, *, final: bool) -> FlushJob:
-        """Take every waiting source and the latest STATE into a job for the loader."""
+    def _unfinished_streams(self) -> list[str]:
+        """Return the streams to replace whose closing ACTIVATE_VERSION has not arrived.
+
+        Empty unless activate_version_completes_stream is set. A stream with an
+        explicit strategy in stream_settings is replaced whatever it received.
+        """
+        if not self.config.get("activate_version_completes_stream"):
+            return []
+        return sorted(
+            alias
+            for alias, source in self._version_source.items()
+            if not self.stream_settings(alias).get("strategy")
+            and not self._version_closed.get(source, False)
+        )
+
+    def _job(self, *, final: bool, abandoned: t.Collection[str] = ()) -> FlushJob:
+        """Take every waiting source and the latest STATE into a job for the loader.
+
+        The tables of `abandoned` streams stay as they are, their waiting records are
+        dropped and the job emits no STATE, because the latest STATE may cover them.
+        """
         sinks = t.cast("list[DuckDBSink]", [*self._sinks_to_clear, *self._sinks_active.values()])
         self._sinks_to_clear = []
 
         sources: list[Source] = []
+        dropped: list[Source] = []
         strategies: dict[str, str] = {}
         for sink in sinks:
             sink_sources = sink.take_sources()
+            if sink.stream_name in abandoned:
+                dropped.extend(sink_sources)
+                continue
             if sink_sources:
                 strategies[sink.stream_name] = self.strategy(sink)
                 sources.extend(sink_sources)
@@ -432,17 +479,25 @@ class TargetDuckDB(Target):
         table_specs = []
         if final:
             for sink in t.cast("list[DuckDBSink]", list(self._sinks_active.values())):
+                if sink.stream_name in abandoned:
+                    continue
                 if self.strategy(sink) == REPLACE:
                     replace_specs[sink.stream_name] = sink.spec
                 else:
                     table_specs.append(sink.spec)
         self._pending_bytes = 0
         self._first_pending_at = None
-        files = [path for source in sources if source.kind == "messages" for path in source.paths]
+        files = [
+            path
+            for source in [*sources, *dropped]
+            if source.kind == "messages"
+            for path in source.paths
+        ]
         return FlushJob(
             sources=sources,
             strategies=strategies,
-            state=state,
+            state=None if abandoned else state,
+            emit_state=not abandoned,
             final=final,
             replace_specs=replace_specs,
             table_specs=table_specs,
@@ -456,9 +511,14 @@ class TargetDuckDB(Target):
             self._get_loader().submit(job)
 
     def process_endofpipe(self) -> None:
-        """Load what is left, replace the tables of replaced streams, then emit STATE."""
+        """Load what is left, replace the tables of replaced streams, then emit STATE.
+
+        With activate_version_completes_stream set, a stream whose closing
+        ACTIVATE_VERSION is missing keeps its table, and the target then fails.
+        """
+        unfinished = self._unfinished_streams()
         try:
-            job = self._job(final=True)
+            job = self._job(final=True, abandoned=unfinished)
             needs_loader = job.sources or job.replace_specs or job.table_specs or job.state is not None
             if needs_loader or self._loader is not None:
                 loader = self._get_loader()
@@ -475,6 +535,17 @@ class TargetDuckDB(Target):
             raise
         finally:
             self._remove_spool()
+        if unfinished:
+            names = ", ".join(f"'{stream}'" for stream in unfinished)
+            if len(unfinished) == 1:
+                subject = f"stream {names}; the tap probably failed, so its table was"
+            else:
+                subject = f"streams {names}; the tap probably failed, so their tables were"
+            msg = (
+                f"Input ended before the closing ACTIVATE_VERSION of {subject} kept as it was "
+                "and no STATE was emitted. Fix the tap's error and run again."
+            )
+            raise TargetError(msg)
 
     def _write_state_message(self, state: dict) -> None:
         state_json = json.dumps(state)
