@@ -156,7 +156,7 @@ class TargetDuckDB(Target):
             th.BooleanType(),
             default=False,
             description=(
-                "Replace a stream's table because of ACTIVATE_VERSION only once a closing "
+                "Replace the table of a stream that sent ACTIVATE_VERSION only once a closing "
                 "ACTIVATE_VERSION arrived: one after the stream's last RECORD or BATCH and after "
                 "a first ACTIVATE_VERSION. If the input ends before that, the table is kept as it "
                 "was, the other streams are loaded, no STATE is emitted and the target fails. "
@@ -433,17 +433,18 @@ class TargetDuckDB(Target):
     # Flushing
 
     def _unfinished_streams(self) -> list[str]:
-        """Return the streams to replace whose closing ACTIVATE_VERSION has not arrived.
+        """Return the replaced streams that sent ACTIVATE_VERSION but not the closing one.
 
-        Empty unless activate_version_completes_stream is set. A stream with an
-        explicit strategy in stream_settings is replaced whatever it received.
+        Empty unless activate_version_completes_stream is set. A stream merged or
+        appended by its stream_settings strategy is not checked, because its rows
+        only add to the table.
         """
         if not self.config.get("activate_version_completes_stream"):
             return []
         return sorted(
             alias
             for alias, source in self._version_source.items()
-            if not self.stream_settings(alias).get("strategy")
+            if self.stream_settings(alias).get("strategy", REPLACE) == REPLACE
             and not self._version_closed.get(source, False)
         )
 

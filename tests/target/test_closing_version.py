@@ -198,7 +198,7 @@ def test_two_unfinished_streams_named_in_one_line(tmp_path: Path) -> None:
     assert "closing ACTIVATE_VERSION of streams 'tags', 'users';" in errors[0]
 
 
-def test_explicit_strategy_ignores_the_setting(tmp_path: Path) -> None:
+def test_explicit_replace_strategy_is_checked(tmp_path: Path) -> None:
     settings = config(tmp_path, stream_settings={"users": {"strategy": "replace"}})
     first_load(tmp_path, settings)
 
@@ -208,8 +208,23 @@ def test_explicit_strategy_ignores_the_setting(tmp_path: Path) -> None:
         [schema("users", USER, ["gid"]), activate_version("users", 2), record("users", {"gid": "c", "name": "Cat"})],
     )
 
+    assert result.returncode == 1
+    assert UNFINISHED_ERROR in result.stderr
+    assert users(tmp_path) == [("a", "Ann"), ("b", "Bob")]
+
+
+def test_explicit_merge_strategy_is_not_checked(tmp_path: Path) -> None:
+    settings = config(tmp_path, stream_settings={"users": {"strategy": "merge"}})
+    first_load(tmp_path, settings)
+
+    result = run_cli(
+        tmp_path,
+        settings,
+        [schema("users", USER, ["gid"]), activate_version("users", 2), record("users", {"gid": "c", "name": "Cat"})],
+    )
+
     assert result.returncode == 0, result.stderr
-    assert users(tmp_path) == [("c", "Cat")]
+    assert users(tmp_path) == [("a", "Ann"), ("b", "Bob"), ("c", "Cat")]
 
 
 def test_setting_off_replaces_truncated_stream(tmp_path: Path) -> None:
