@@ -304,6 +304,7 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
     check_destination_path(request.path)
     key = state.state_key(request.source.workspace, request.table.name, request.destination)
     stored_state = state.read_state(request.path, key if request.reads_state else None)
+    state.check_table_origin(request.path, request.table.name, request.destination)
     tap = runner.find_executable("tap-asana")
     target = runner.find_executable("target-duckdb")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from omniload.errors import DestinationError
+from omniload.errors import DestinationError, InvalidInputError
 from omniload.uris import RESERVED_SCHEMA, DestinationTable
 
 STATE_TABLE = f"{RESERVED_SCHEMA}.state"
@@ -101,3 +101,49 @@ def _checked_state(value: Any, key: str, path: str) -> dict[str, Any]:
             "table and store a new state, or delete that row."
         )
     return dict(parsed)
+
+
+def check_table_origin(path: str, source_table: str, destination: DestinationTable) -> None:
+    """Raise InvalidInputError if omniload last loaded `destination` from another source table.
+
+    The state keys record which source table loaded each destination table, in any workspace.
+    The newest key counts, so a table that was dropped and then loaded from another source
+    table belongs to that one. A table that omniload never loaded, or loaded with an interval
+    run only (which stores no state), is not checked.
+    """
+    if not os.path.exists(path):
+        return
+    connection = open_read_only(path)
+    try:
+        schema, table = STATE_TABLE.split(".")
+        tables = connection.execute(
+            "SELECT lower(table_schema), lower(table_name) FROM information_schema.tables"
+        ).fetchall()
+        if (schema, table) not in tables:
+            return
+        if (destination.schema.lower(), destination.table.lower()) not in tables:
+            return
+        suffix = ":" + str(destination).lower()
+        rows = connection.execute(
+            f'SELECT "key" FROM "{schema}"."{table}" '  # noqa: S608
+            'WHERE ends_with("key", ?) ORDER BY "updated_at" DESC NULLS LAST',
+            [suffix],
+        ).fetchall()
+    except duckdb.Error as error:
+        message = str(error).splitlines()[0]
+        raise DestinationError(f"Cannot read the state in {path}: {message}") from error
+    finally:
+        connection.close()
+    for (key,) in rows:
+        # Keys are asana:WORKSPACE:SOURCE_TABLE:schema.table, and workspaces contain no ':'.
+        parts = key.split(":", 3)
+        if len(parts) != 4 or parts[0] != "asana" or parts[3] != suffix[1:]:
+            continue
+        loaded_from = parts[2]
+        if loaded_from == source_table:
+            return
+        raise InvalidInputError(
+            f"Invalid --dest-table {destination}: omniload loaded it from source table "
+            f"{loaded_from!r}, so loading {source_table!r} would overwrite or mix its rows. "
+            f"Choose another --dest-table, or drop {destination} first."
+        )
