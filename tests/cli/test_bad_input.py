@@ -93,7 +93,18 @@ CASES = [
     ("unknown progress", {}, ("--progress", "bar"), {}, USAGE, "--progress 'bar'"),
     ("unknown option", {}, ("--dest-schema", "x"), {}, USAGE, "No such option"),
     ("flag from environment not boolean", {}, (), {"OMNILOAD_FULL_REFRESH": "maybe"},
-     USAGE, "maybe"),
+     USAGE, "'maybe' is not a valid boolean. Recognized values: 0, 1,"),
+    ("extra argument", {}, ("extra",), {}, USAGE,
+     "unexpected extra argument (extra). Run '"),
+    ("token joined with question mark",
+     {"--source-uri": f"asana://1?access_token={TOKEN}?api_url=http://127.0.0.1:9/api/1.0"},
+     (), {}, USAGE, "the access_token value contains '?'"),
+    ("token variable with question mark", {"--source-uri": "asana://1"}, (),
+     {"ASANA_ACCESS_TOKEN": f"{TOKEN}?x"}, USAGE,
+     "ASANA_ACCESS_TOKEN contains characters that Asana tokens never contain"),
+    ("source with ampersand before parameters",
+     {"--source-uri": "asana://1&api_url=http://127.0.0.1:9/api/1.0"}, (),
+     {"ASANA_ACCESS_TOKEN": TOKEN}, USAGE, "must start with '?', not '&'"),
 ]
 
 
@@ -158,3 +169,18 @@ def test_bad_input_fails_cleanly(
     connection = duckdb.connect(str(workdir / "work.db"), read_only=True)
     assert connection.execute("SELECT count(*) FROM public.tasks").fetchone() == (50,)
     connection.close()
+
+
+def test_click_errors_are_one_sentence(workdir: Path) -> None:
+    for arguments, environment in (
+        (_arguments({}, ("extra",)), {}),
+        (_arguments({}), {"OMNILOAD_FULL_REFRESH": "maybe"}),
+        (_arguments({}, ("--dest-schema", "x")), {}),
+    ):
+        result = CliRunner().invoke(main, arguments, env=environment)
+
+        (line,) = result.stderr.splitlines()
+        message, separator, _ = line.partition(" Run '")
+        assert separator, line
+        assert message.endswith("."), line
+        assert ": , " not in line

@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from omniload.cli import main
 from omniload.errors import ExitCode
+from omniload.uris import SOURCE_FORM
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -51,3 +52,40 @@ def test_bare_command_prints_help() -> None:
 
     assert result.exit_code == ExitCode.USAGE_ERROR
     assert "ingest" in result.output
+
+
+def test_source_form_is_written_once() -> None:
+    row = re.search(r"^\| `--source-uri` \| `OMNILOAD_SOURCE_URI` \| (.*) \|$", README,
+                    re.MULTILINE)
+    help_text = " ".join(_help_text().split())
+
+    assert row is not None
+    assert row.group(1).startswith(f"`{SOURCE_FORM}`")
+    assert "ASANA_ACCESS_TOKEN" in row.group(1)
+    assert SOURCE_FORM in help_text
+    assert "[&api_url=URL]" not in README + help_text
+    assert "both query parameters are optional, in any order" in help_text
+
+
+def test_source_errors_show_same_form() -> None:
+    for uri in ("asana://", "https://app.asana.com/0/1", "asana://1/tasks"):
+        result = CliRunner().invoke(
+            main, ["ingest", "--source-uri", uri], env={"ASANA_ACCESS_TOKEN": "0/abc"}
+        )
+
+        assert result.exit_code == ExitCode.USAGE_ERROR
+        assert f"Expected {SOURCE_FORM}." in result.stderr
+
+
+def test_missing_token_names_variable_first() -> None:
+    result = CliRunner().invoke(
+        main,
+        ["ingest", "--source-uri", "asana://1", "--source-table", "tasks",
+         "--dest-uri", "duckdb:///work.db", "--dest-table", "public.tasks"],
+        env={"ASANA_ACCESS_TOKEN": None},
+    )
+
+    assert result.exit_code == ExitCode.USAGE_ERROR
+    assert "Missing access token: set ASANA_ACCESS_TOKEN, or add ?access_token=TOKEN" in (
+        result.stderr
+    )

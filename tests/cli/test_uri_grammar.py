@@ -95,6 +95,13 @@ BAD_SOURCES = [
     ("asana://42?access_token=s3cret&api_url=ftp://example.invalid", "not an http"),
     ("asana://42?access_token=s3cret&api_url=http://", "not an http"),
     ("asana://42?access_token=s3cret&api_url=127.0.0.1:8080", "not an http"),
+    ("asana://42?access_token=2/1:s3cret?api_url=http://127.0.0.1:8080/api/1.0",
+     "the access_token value contains '?'. Separate the parameters of --source-uri with '&'"),
+    ("asana://42?access_token=s3cret%3Fapi_url%3Dx", "the access_token value contains '?'"),
+    ("asana://42?access_token=s3cret=api_url", "the access_token value contains '='"),
+    ("asana://42?access_token=s3cret%24%25", "characters that Asana tokens never contain"),
+    ("asana://42?access_token=s3cret%22", "expected only letters, digits, '/', ':', '-'"),
+    ("asana://42&api_url=http://127.0.0.1:8080/api/1.0", "must start with '?', not '&'"),
 ]
 
 
@@ -143,3 +150,21 @@ def test_destination_table_rejects_invalid(name: str) -> None:
 def test_relative_destination_uses_working_directory(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert parse_destination_uri("duckdb:///work.db") == os.path.join(str(tmp_path), "work.db")
+
+
+ASANA_SHAPED_TOKENS = ["2/1204857/1208888:9f8e7d6c5b4a", "0/5f3a9c1e", "1/a-b_c.d"]
+
+
+@pytest.mark.parametrize("token", ASANA_SHAPED_TOKENS)
+def test_source_uri_accepts_asana_tokens(token: str) -> None:
+    assert parse_source_uri(f"asana://42?access_token={token}").access_token == token
+
+
+def test_user_info_error_reads_cleanly() -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        parse_source_uri("asana://s3cret@workspace-1337?api_url=http://127.0.0.1:9/api/1.0")
+
+    shown = redact_uri(raised.value.message)
+    assert "***" not in shown
+    assert "access_token query parameter" in shown
+    assert "s3cret" not in shown

@@ -16,6 +16,7 @@ from click.core import ParameterSource
 from omniload import ingest
 from omniload.console import Console
 from omniload.errors import CancelledError, ExitCode, OmniloadError
+from omniload.uris import SOURCE_FORM
 
 EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code.value:>3}  {code.name}" for code in ExitCode
@@ -46,7 +47,9 @@ class OmniloadGroup(click.Group):
             sys.exit(int(ExitCode.USAGE_ERROR))
         except click.UsageError as error:
             command = error.ctx.command_path if error.ctx else "omniload"
-            _console.error(f"{error.format_message()} Run '{command} --help' for the options.")
+            _console.error(
+                f"{_one_sentence(error.format_message())} Run '{command} --help' for the options."
+            )
             sys.exit(int(ExitCode.USAGE_ERROR))
         except click.ClickException as error:
             _console.error(error.format_message())
@@ -74,6 +77,14 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _one_sentence(message: str) -> str:
+    """Join click's message into one line that ends with a full stop."""
+    text = " ".join(message.split())
+    # click lists the empty string first among the recognized boolean values.
+    text = text.replace("Recognized values: , ", "Recognized values: ")
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _environ_token() -> str | None:
     return os.environ.get(ingest.TOKEN_VARIABLE)
 
@@ -97,8 +108,8 @@ def _option(name: str, help_text: str, **kwargs: Any) -> Callable[[F], F]:
 
 
 @main.command("ingest", epilog=EXIT_CODES_HELP)
-@_option("--source-uri", "asana://WORKSPACE_GID?access_token=TOKEN[&api_url=URL]. The token "
-         "may come from ASANA_ACCESS_TOKEN instead.", metavar="URI")
+@_option("--source-uri", f"{SOURCE_FORM}: both query parameters are optional, in any "
+         "order. Without access_token the token comes from ASANA_ACCESS_TOKEN.", metavar="URI")
 @_option("--source-table", "One of workspaces, users, teams, projects, sections, tags, tasks, "
          "stories.", metavar="TABLE")
 @_option("--dest-uri", "duckdb:///relative/path.db or duckdb:////absolute/path.db; the folder "

@@ -21,6 +21,7 @@ from omniload.console import Console, Progress
 from omniload.errors import InvalidInputError
 from omniload.tables import STRATEGIES, Table, lookup_table
 from omniload.uris import (
+    SOURCE_FORM,
     DestinationTable,
     SourceUri,
     check_access_token,
@@ -148,8 +149,7 @@ def validate(options: IngestOptions, environ: dict[str, str] | None = None) -> I
         return f" (from {where})" if where else ""
 
     source_text = _required(
-        options.source_uri, "--source-uri", "OMNILOAD_SOURCE_URI",
-        "asana://WORKSPACE_GID?access_token=TOKEN",
+        options.source_uri, "--source-uri", "OMNILOAD_SOURCE_URI", SOURCE_FORM
     )
     source = parse_source_uri(source_text)
     token = source.access_token
@@ -157,8 +157,8 @@ def validate(options: IngestOptions, environ: dict[str, str] | None = None) -> I
         token = environ.get(TOKEN_VARIABLE)
         if token is None:
             raise InvalidInputError(
-                "Missing access token: add access_token=TOKEN to --source-uri or set "
-                f"{TOKEN_VARIABLE}."
+                f"Missing access token: set {TOKEN_VARIABLE}, or add ?access_token=TOKEN to "
+                "--source-uri."
             )
         check_access_token(token, origin=TOKEN_VARIABLE)
 

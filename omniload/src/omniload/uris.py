@@ -1,6 +1,8 @@
 """Parsing and validation of the source URI, destination URI and destination table.
 
-Source: ``asana://WORKSPACE_GID?access_token=TOKEN&api_url=URL`` (both parameters optional).
+Source: ``asana://WORKSPACE_GID[?access_token=TOKEN&api_url=URL]``: both query parameters are
+optional and may come in any order. Without ``access_token`` the token comes from
+``ASANA_ACCESS_TOKEN``.
 
 Destination: SQLAlchemy's DuckDB form. Everything after ``duckdb://`` is the file path, with one
 leading ``/`` removed because SQLAlchemy writes an empty host followed by ``/`` before the database:
@@ -25,13 +27,17 @@ from omniload.errors import DestinationError, InvalidInputError
 from omniload.redact import Redactor
 
 DEFAULT_API_URL = "https://app.asana.com/api/1.0"
-SOURCE_FORM = "asana://WORKSPACE_GID?access_token=TOKEN"
+SOURCE_FORM = "asana://WORKSPACE_GID[?access_token=TOKEN&api_url=URL]"
 DESTINATION_FORM = "duckdb:///relative/path.db or duckdb:////absolute/path.db"
 RESERVED_SCHEMA = "_omniload"
 
 _WORKSPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SOURCE_PARAMETERS = ("access_token", "api_url")
+# Characters of Asana personal access tokens (``2/1234567890/1234567890:abcdef...``) and OAuth
+# access tokens. Anything else, such as '?' or '=', is most often another parameter typed into
+# the token's value.
+_TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9/:._-]+")
 # Parameter names and schemes are echoed in errors only when they look like names, not tokens.
 _PARAMETER_NAME = re.compile(r"[A-Za-z_+.-]{1,30}")
 _MAX_IDENTIFIER_LENGTH = 63
@@ -85,10 +91,13 @@ def parse_source_uri(uri: str) -> SourceUri:
         raise invalid(f"unsupported scheme {scheme + '://'!r}, only asana:// is supported")
     if "@" in parts.netloc:
         raise invalid(
-            "user info before the workspace is not supported, pass the token as access_token="
+            "user info before the workspace is not supported, so pass the token in the "
+            "access_token query parameter or in ASANA_ACCESS_TOKEN"
         )
     if not parts.netloc:
         raise invalid("the workspace gid is missing")
+    if "&" in parts.netloc and not parts.query:
+        raise invalid("the query parameters must start with '?', not '&'")
     if not _WORKSPACE.fullmatch(parts.netloc):
         raise invalid("the workspace gid may contain only letters, digits, '_', '.' and '-'")
     if parts.path not in ("", "/"):
@@ -111,19 +120,35 @@ def parse_source_uri(uri: str) -> SourceUri:
 
     token = parameters.get("access_token")
     if token is not None:
-        check_access_token(token, origin="the access_token parameter")
+        check_access_token(token, origin="the access_token value", in_uri=True)
     api_url = parse_api_url(parameters.get("api_url", DEFAULT_API_URL))
     return SourceUri(workspace=parts.netloc, access_token=token, api_url=api_url)
 
 
-def check_access_token(token: str, origin: str) -> None:
-    """Raise InvalidInputError, without echoing the token, if it is empty or malformed."""
+def check_access_token(token: str, origin: str, in_uri: bool = False) -> None:
+    """Raise InvalidInputError, without echoing the token, if it is empty or malformed.
+
+    `in_uri` says the token came from --source-uri, where a '?' or '=' in it most often means
+    that the next parameter was joined with '?' instead of '&'.
+    """
     if not token:
         raise InvalidInputError(f"Invalid access token: {origin} is empty.")
     if any(character.isspace() or not character.isprintable() for character in token):
         raise InvalidInputError(
             f"Invalid access token: {origin} contains whitespace or control characters."
         )
+    if _TOKEN_CHARACTERS.fullmatch(token):
+        return
+    for character, problem in (("?", "'?'"), ("=", "'=' (parameter text such as api_url=)")):
+        if in_uri and character in token:
+            raise InvalidInputError(
+                f"Invalid access token: {origin} contains {problem}. Separate the parameters "
+                f"of --source-uri with '&', as in {SOURCE_FORM}."
+            )
+    raise InvalidInputError(
+        f"Invalid access token: {origin} contains characters that Asana tokens never contain; "
+        "expected only letters, digits, '/', ':', '-', '_' and '.'."
+    )
 
 
 def parse_api_url(api_url: str) -> str:
