@@ -79,6 +79,12 @@ CLIENT_ERROR_HINTS = {
     ),
 }
 
+# Asana's message for a 404 on a path that is no API endpoint at all.
+NO_ROUTE_MESSAGE = "No matching route for request"
+NO_ROUTE_HINT = (
+    "The api_url setting looks wrong: it must be Asana's API root, ending in /api/1.0."
+)
+
 RETRIABLE_EXCEPTIONS = (
     RetriableAPIError,
     ConnectionResetError,
@@ -114,6 +120,18 @@ def unreachable_reason(exc: BaseException) -> str:
 
 class ExpiredOffsetError(FatalAPIError):
     """Asana rejected a pagination offset, which expires some minutes after issue."""
+
+
+class ObjectNotFoundError(FatalAPIError):
+    """Asana returned 404 for an object that does not exist or that the token cannot see.
+
+    `path` is the URL path of the request and `reason` is Asana's error message.
+    """
+
+    def __init__(self, message: str, path: str, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -369,8 +387,9 @@ class AsanaStream(RESTStream):
     def validate_response(self, response: requests.Response) -> None:
         """Raise RetriableAPIError or FatalAPIError for an error response.
 
-        429 and 500/502/503/504 are retried; a 400 about the pagination offset raises
-        ExpiredOffsetError so that the listing restarts; other errors fail at once.
+        429 and 500/502/503/504 are retried. A 400 about the pagination offset raises
+        ExpiredOffsetError so that the listing restarts, and a 404 for an object raises
+        ObjectNotFoundError, which child listings catch. Other errors fail at once.
         """
         status = response.status_code
         if status < HTTPStatus.BAD_REQUEST:
@@ -380,6 +399,9 @@ class AsanaStream(RESTStream):
             raise RetriableAPIError(message, response)
         if status == HTTPStatus.BAD_REQUEST and self._is_offset_error(response):
             raise ExpiredOffsetError(message)
+        reason = asana_error_message(response)
+        if status == HTTPStatus.NOT_FOUND and NO_ROUTE_MESSAGE not in reason:
+            raise ObjectNotFoundError(message, urlparse(response.url).path, reason)
         raise FatalAPIError(message)
 
     @staticmethod
@@ -396,11 +418,11 @@ class AsanaStream(RESTStream):
         """
         status = response.status_code
         path = urlparse(response.url).path or "?"
-        message = (
-            f"GET {path} failed with {status} {response.reason}: "
-            f"{asana_error_message(response)}"
-        )
+        reason = asana_error_message(response)
+        message = f"GET {path} failed with {status} {response.reason}: {reason}"
         hint = CLIENT_ERROR_HINTS.get(status)  # type: ignore[call-overload]
+        if status == HTTPStatus.NOT_FOUND and NO_ROUTE_MESSAGE in reason:
+            hint = NO_ROUTE_HINT
         return f"{message}. {hint}" if hint else message
 
     def request_decorator(self, func: t.Callable) -> t.Callable:
@@ -521,6 +543,32 @@ class AsanaStream(RESTStream):
         )
         for (parent, _listing), bodies in pairs:
             yield parent, self.records_of(bodies)
+
+    def skip_if_deleted(
+        self, kind: str, gid: str, records: t.Iterable[dict]
+    ) -> t.Iterator[dict]:
+        """Yield the records of a child listing, or stop if its parent has been deleted.
+
+        The tap listed the parent (a project or task) moments before, so a 404 on its
+        child listing means that the parent was deleted, or made invisible to the token,
+        during the run. The parent is skipped with a warning. A 404 on a later page
+        stops the listing after the records already yielded.
+        """
+        try:
+            yield from records
+        except ObjectNotFoundError as exc:
+            self.log_deleted_parent(kind, gid, exc)
+
+    def log_deleted_parent(self, kind: str, gid: str, exc: ObjectNotFoundError) -> None:
+        """Log that the child listing of a deleted parent is skipped."""
+        self.logger.warning(
+            "Skipping %s %s: GET %s failed with 404 (%s), so it was deleted or hidden "
+            "from the token after the tap listed it",
+            kind,
+            gid,
+            exc.path,
+            exc.reason,
+        )
 
     def workspaces(self) -> list[dict]:
         """Return the workspaces to sync (every one the token can read, or `workspace_gid`)."""

@@ -6,11 +6,15 @@ import typing as t
 
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, REPLICATION_INCREMENTAL
 
-from tap_asana.client import AsanaStream, Listing, to_asana_timestamp
+from tap_asana.client import AsanaStream, Listing, ObjectNotFoundError, to_asana_timestamp
 from tap_asana.concurrency import ordered_map
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+# Key of a partition's state under which singer-sdk keeps the bookmark of a partition
+# being synced (singer-sdk 0.54), and which it promotes to the bookmark at the end.
+PROGRESS_MARKERS = "progress_markers"
 
 
 class WorkspacesStream(AsanaStream):
@@ -121,7 +125,7 @@ class SectionsStream(AsanaStream):
             lambda project: self.listing(self.path.format(project_gid=project["project_gid"])),
         )
         for project, sections in listings:
-            for section in sections:
+            for section in self.skip_if_deleted("project", project["project_gid"], sections):
                 section.update(project)
                 yield section
 
@@ -226,19 +230,25 @@ class TasksStream(ProjectPartitionedStream):
         if context is None:
             return
         workspace_gid = self._workspace_of.get(context["project_gid"])
-        for task in self.partition_records(context):
-            modified_at = task.get("modified_at") or ""
-            previous = self._emitted.get(task["gid"])
-            if previous is not None and previous >= modified_at:
-                if modified_at:
-                    self.state_manager.increment_state(
-                        task, context=context, replication_key="modified_at"
-                    )
-                continue
-            self._emitted[task["gid"]] = modified_at
-            if workspace_gid is not None:
-                task["workspace_gid"] = workspace_gid
-            yield task
+        try:
+            for task in self.partition_records(context):
+                modified_at = task.get("modified_at") or ""
+                previous = self._emitted.get(task["gid"])
+                if previous is not None and previous >= modified_at:
+                    if modified_at:
+                        self.state_manager.increment_state(
+                            task, context=context, replication_key="modified_at"
+                        )
+                    continue
+                self._emitted[task["gid"]] = modified_at
+                if workspace_gid is not None:
+                    task["workspace_gid"] = workspace_gid
+                yield task
+        except ObjectNotFoundError as exc:
+            self.log_deleted_parent("project", context["project_gid"], exc)
+            # Drop the progress that singer-sdk would turn into the new bookmark, so the
+            # project keeps its previous bookmark.
+            self.get_context_state(context).pop(PROGRESS_MARKERS, None)
 
 
 class StoriesStream(ProjectPartitionedStream):
@@ -299,7 +309,12 @@ class StoriesStream(ProjectPartitionedStream):
         if context is None:
             return
 
-        changed = list(self.partition_records(context))
+        try:
+            changed = list(self.partition_records(context))
+        except ObjectNotFoundError as exc:
+            # The project keeps its bookmark: nothing was read, so nothing advances it.
+            self.log_deleted_parent("project", context["project_gid"], exc)
+            return
         workspace_gid = self._workspace_of.get(context["project_gid"], "")
         new_tasks = []
         for task in changed:
@@ -328,23 +343,37 @@ class StoriesStream(ProjectPartitionedStream):
             lambda project: Listing("/tasks", {"project": project["project_gid"], **query}),
         )
         for project, tasks in listings:
-            for task in tasks:
+            for task in self.skip_if_deleted("project", project["project_gid"], tasks):
                 if task["gid"] not in self._listed_tasks:
                     self._listed_tasks.add(task["gid"])
                     yield task["gid"], project["workspace_gid"]
 
     def _stories_of(self, tasks: t.Iterator[tuple[str, str]]) -> t.Iterator[dict]:
-        """Yield the stories of each task, fetched concurrently, in task order."""
-        results = ordered_map(
-            lambda task: self.fetch(self.listing(self.path.format(task_gid=task[0]))),
-            tasks,
-            workers=self._tap.max_workers,
-        )
+        """Yield the stories of each task, fetched concurrently, in task order.
+
+        A task deleted after it was listed is skipped with a warning, and none of its
+        stories are emitted, because Asana deletes a task's stories with it.
+        """
+        results = ordered_map(self._fetch_stories, tasks, workers=self._tap.max_workers)
         for (task_gid, workspace_gid), stories in results:
+            if isinstance(stories, ObjectNotFoundError):
+                self.log_deleted_parent("task", task_gid, stories)
+                continue
             for story in stories:
                 story["task_gid"] = task_gid
                 story["workspace_gid"] = workspace_gid
                 yield story
+
+    def _fetch_stories(self, task: tuple[str, str]) -> list[dict] | ObjectNotFoundError:
+        """Return every story of a task, or the 404 error if the task has been deleted.
+
+        Runs in a worker thread. The error is returned, not raised, because ordered_map
+        stops at the first exception and the other tasks must go on.
+        """
+        try:
+            return self.fetch(self.listing(self.path.format(task_gid=task[0])))
+        except ObjectNotFoundError as exc:
+            return exc
 
 
 STREAM_TYPES: list[type[AsanaStream]] = [

@@ -220,7 +220,10 @@ def test_wrong_api_url_fails_with_404(tmp_path: Path) -> None:
         errors = error_lines(run)
         assert len(errors) == 1
         assert "404" in errors[0]
-        assert "api_url" in errors[0]
+        assert "No matching route for request" in errors[0]
+        assert "api_url setting looks wrong" in errors[0]
+        assert "ending in /api/1.0" in errors[0]
+        assert "workspace_gid" not in errors[0]
 
 
 def test_no_output_contains_the_token(tmp_path: Path) -> None:

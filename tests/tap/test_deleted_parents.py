@@ -1,0 +1,80 @@
+"""Objects deleted while the tap runs: their child listings are skipped, the run goes on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from tests.asana_server import AsanaServer, ServerConfig
+from tests.tap.support import catalog_selecting, run_tap, server_config
+
+STORIES_ROUTE = "GET /tasks/{task_gid}/stories"
+DELETED_TASKS = 8
+
+
+def last_leaf_tasks(server: AsanaServer, count: int) -> list[str]:
+    """Return the `count` highest task gids of the project among tasks without subtasks.
+
+    The stories stream reads tasks in gid order, so these tasks' stories come last.
+    """
+    tasks = server.admin.snapshot(["tasks"])["tasks"]
+    parents = {task["parent"]["gid"] for task in tasks if task.get("parent")}
+    leaves = [task["gid"] for task in tasks if task.get("projects") and task["gid"] not in parents]
+    return sorted(leaves, key=int)[-count:]
+
+
+def delete_after_first_stories(
+    server: AsanaServer, gids: list[str], done: threading.Event, deleted: list[str]
+) -> None:
+    """Delete `gids` once the tap has requested a few tasks' stories."""
+    while not done.is_set():
+        if server.admin.counts().get(STORIES_ROUTE, 0) >= 4:
+            deleted.extend(server.admin.delete_tasks(gids=gids))
+            return
+        time.sleep(0.02)
+
+
+def test_tasks_deleted_mid_run_are_skipped(tmp_path: Path) -> None:
+    # One project, so the stories of the highest task gids are read last. Latency and
+    # two requests in flight keep the stories stream running for a few seconds.
+    knobs = dict(seed=29, projects=1, tasks_per_project=60, stories_per_task=2, latency_ms=100)
+    with AsanaServer(ServerConfig(**knobs)) as server:
+        config = server_config(server, max_concurrent_requests=2)
+        catalog = catalog_selecting(tmp_path, config, {"stories"})
+        victims = last_leaf_tasks(server, DELETED_TASKS)
+        server.admin.reset_counts()
+
+        done = threading.Event()
+        deleted: list[str] = []
+        deleter = threading.Thread(
+            target=delete_after_first_stories, args=(server, victims, done, deleted)
+        )
+        deleter.start()
+        try:
+            run = run_tap(tmp_path, config, catalog=catalog)
+        finally:
+            done.set()
+            deleter.join()
+        snapshot = server.admin.snapshot(["tasks", "stories"])
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert deleted == victims
+
+    warnings = [line for line in run.stderr.splitlines() if "| WARNING" in line]
+    skipped = [line for line in warnings if "Skipping task" in line]
+    assert len(skipped) == DELETED_TASKS, "\n".join(warnings)
+    for gid in victims:
+        lines = [line for line in skipped if f"Skipping task {gid}:" in line]
+        assert len(lines) == 1, gid
+        assert f"GET /api/1.0/tasks/{gid}/stories failed with 404" in lines[0]
+        assert "was deleted or hidden from the token" in lines[0]
+        assert "Check workspace_gid" not in lines[0]
+
+    stories = run.records("stories")
+    emitted_tasks = {story["task_gid"] for story in stories}
+    assert not emitted_tasks & set(victims)
+    remaining = {task["gid"] for task in snapshot["tasks"] if task.get("projects")}
+    expected = {s["gid"] for s in snapshot["stories"] if s["target"]["gid"] in remaining}
+    assert {story["gid"] for story in stories} == expected
+    assert run.message_types("stories")[-1] == "ACTIVATE_VERSION"
