@@ -85,6 +85,13 @@ def lookup_workspace(api_url: str, workspace: str, token: str) -> str:
             f"The access token cannot read workspace {workspace!r} (403 {message}): use a "
             "token of a member of that workspace."
         )
+    if status == 404 and "no matching route" in message.lower():
+        # Asana answers this for a path it has no endpoint for, not for an unknown workspace.
+        raise SourceError(
+            f"The api_url {api_url} looks wrong: it answered 404 {message} for "
+            f"/workspaces/{{gid}}. api_url must end in /api/1.0, such as "
+            "https://app.asana.com/api/1.0."
+        )
     if status in (400, 404):
         raise SourceError(
             f"Workspace {workspace!r} not found ({status} {message}): check the gid in "

@@ -32,13 +32,15 @@ class Console:
         click.echo(f"Error: {first_line[0]}", err=True)
 
 
-def _format_rates(counter: StreamCounter) -> str:
+def _format_rates(
+    counter: StreamCounter, no_records: str = "waiting for the first records"
+) -> str:
     now = time.monotonic()
     parts = []
     for stream, rows in sorted(counter.counts.items()):
         seconds = max(now - counter.first_seen.get(stream, counter.started), 1e-6)
         parts.append(f"{stream}: {rows:,} rows, {rows / seconds:,.0f} rows/s")
-    return "; ".join(parts) or "waiting for the first records"
+    return "; ".join(parts) or no_records
 
 
 class Progress:
@@ -65,9 +67,11 @@ class Progress:
             self._last_log = time.monotonic()
             self.console.info(f"Progress: {text}")
 
-    def finish(self, counter: StreamCounter) -> None:
-        """End the progress display with the final figures."""
+    def finish(self, counter: StreamCounter, streams: tuple[str, ...] = ()) -> None:
+        """End the progress display with the final figures, 0 rows for `streams` not seen."""
         if self.interactive and self._width:
             sys.stderr.write("\n")
             sys.stderr.flush()
-        self.console.info(f"Extracted: {_format_rates(counter)}")
+        empty = [f"{stream}: 0 rows" for stream in streams if not counter.counts.get(stream)]
+        text = "; ".join(part for part in (*empty, _format_rates(counter, "")) if part)
+        self.console.info(f"Extracted: {text or '0 rows'}")

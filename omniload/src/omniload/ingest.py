@@ -362,7 +362,7 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
             pipeline.run(progress.tick, progress.tick_seconds)
         finally:
             release_tap_config()
-            progress.finish(pipeline.counter)
+            progress.finish(pipeline.counter, (request.table.name,))
         seconds = time.monotonic() - started
         _print_summary(request, console, read_summary(summary_path), pipeline.counter, seconds)
     finally:

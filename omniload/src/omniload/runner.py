@@ -117,6 +117,23 @@ def summarize_error(lines: list[str], program: str) -> str:
     return chosen[len(prefix):] if chosen.startswith(prefix) else chosen
 
 
+def advise_for_omniload(summary: str) -> str:
+    """Replace the advice in target-duckdb's lock error with advice for an omniload user.
+
+    The target tells its own user to run the target again, which an omniload user never does.
+    """
+    marker = "is locked by another process"
+    position = summary.find(marker)
+    if position < 0:
+        return summary
+    end = summary.find(". ", position)
+    locked = summary[: end + 1] if end >= 0 else summary.rstrip(".") + "."
+    return (
+        f"{locked} DuckDB allows one writer per file, so wait for the other run or program to "
+        "finish, then run omniload again."
+    )
+
+
 class _StderrReader(threading.Thread):
     """Keep the last lines of a child's stderr, and echo them live when asked."""
 
@@ -282,6 +299,7 @@ class Pipeline:
         finally:
             for reader in readers:
                 reader.join(5)
+            self._close_pipes()
 
         if self.copy_error is not None:
             raise LoadError(
@@ -290,9 +308,9 @@ class Pipeline:
             )
         tap_returncode = self.tap_returncode
         if self.target_input_broken or (target_returncode != 0 and tap_returncode == 0):
+            summary = summarize_error(list(target_reader.lines), "target-duckdb")
             raise LoadError(
-                f"target-duckdb failed (exit {target_returncode}): "
-                f"{summarize_error(list(target_reader.lines), 'target-duckdb')}"
+                f"target-duckdb failed (exit {target_returncode}): {advise_for_omniload(summary)}"
             )
         if tap_returncode != 0:
             raise ExtractError(
@@ -308,6 +326,16 @@ class Pipeline:
         for process in (self._target, self._tap):
             if process is not None:
                 process.wait()
+
+    def _close_pipes(self) -> None:
+        """Close omniload's ends of the children's pipes once both children have stopped."""
+        for process in (self._tap, self._target):
+            if process is None or process.poll() is None:
+                continue
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:
+                    with contextlib.suppress(OSError, ValueError):
+                        stream.close()
 
     def _prefixed(self, name: str) -> Callable[[str], None] | None:
         echo = self.echo_stderr
