@@ -249,6 +249,9 @@ def target_settings(request: IngestRequest, summary_path: Path) -> dict[str, Any
             request.table.name: {"table": str(request.destination), "strategy": request.strategy}
         },
         "summary_path": str(summary_path),
+        # tap-asana sends a closing ACTIVATE_VERSION once a full-table stream is complete,
+        # so input cut short (omniload killed mid-relay) cannot replace a table.
+        "activate_version_completes_stream": True,
     }
     if request.writes_state:
         settings["state_table"] = state.STATE_TABLE
