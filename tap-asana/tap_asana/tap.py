@@ -11,15 +11,24 @@ import requests
 from requests.adapters import HTTPAdapter
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib.encoding import SingerMessageType
 
 from tap_asana.client import Directory
 from tap_asana.concurrency import RequestLimiter
+from tap_asana.settings import (
+    ConfigSourceError,
+    check_config_file,
+    check_integer_variables,
+    convert_number_strings,
+    setting_errors,
+    summarize,
+)
 from tap_asana.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
+    import click
     from singer_sdk.singerlib import Message
 
     from tap_asana.client import AsanaStream
@@ -177,16 +186,52 @@ class TapAsana(Tap):
         """Return the workspaces and projects of this run, listed on first use."""
         return Directory(self.config.get("workspace_gid"))
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Check the settings against the config schema and parse start_date.
+
+        Replaces singer-sdk's check, which logs one line per error and shows the value
+        of secret settings. Missing settings get their defaults, as in singer-sdk.
+        NOTE: this overrides a private method of singer-sdk 0.54; check it on upgrades.
+        """
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        convert_number_strings(schema, self._config)
+        errors = setting_errors(schema, self._config)
+        if errors and raise_errors:
+            raise ConfigValidationError(summarize(errors), errors=errors, schema=schema)
+        if errors:
+            self.logger.warning("%s", summarize(errors))
+        return errors
+
+    @classmethod
+    def cb_config(
+        cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
+    ) -> t.Any:
+        """Read the --config files and variables, ending the run with one error line.
+
+        `--config ENV` reads TAP_ASANA_* environment variables.
+        """
+        try:
+            for path in value:
+                if path == "ENV":
+                    check_integer_variables(cls.config_jsonschema, cls._env_var_prefix)
+                else:
+                    check_config_file(path)
+        except ConfigSourceError as exc:
+            cls.logger.error("%s", exc, exc_info=cls.logger.isEnabledFor(logging.DEBUG))
+            ctx.exit(1)
+        return super().cb_config(ctx, param, value)
+
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
-        """Run the tap; an Asana error ends it with one log line and exit code 1.
+        """Run the tap; an Asana error or invalid settings end it with one log line.
 
-        The traceback is logged too when the log level is DEBUG
-        (`TAP_ASANA_LOGLEVEL=DEBUG`).
+        The exit code is then 1. The traceback is logged too when the log level is
+        DEBUG (`TAP_ASANA_LOGLEVEL=DEBUG`).
         """
         try:
             super().invoke(*args, **kwargs)
-        except FatalAPIError as exc:
+        except (FatalAPIError, ConfigValidationError) as exc:
             cls.logger.error(
                 "%s", exc, exc_info=cls.logger.isEnabledFor(logging.DEBUG)
             )

@@ -6,8 +6,10 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.asana_server import AsanaServer, ServerConfig
-from tests.tap.support import catalog_selecting, run_tap
+from tests.tap.support import TapRun, catalog_selecting, run_tap
 
 SETTINGS = [
     "access_token",
@@ -61,19 +63,154 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         assert server.token.split("/", 1)[1] not in run.stderr + run.stdout
 
 
-def test_invalid_settings_are_named(tmp_path: Path) -> None:
-    config = {"access_token": "x", "stories_mode": "sometimes", "max_concurrent_requests": 99}
-    run = run_tap(tmp_path, config)
-    assert run.returncode == 1
-    assert "config['stories_mode']" in run.stderr
-    assert "config['max_concurrent_requests']" in run.stderr
+# A port on this machine that nothing listens on, so that no test reaches another host
+# even if the tap got past its checks.
+NOWHERE = "http://127.0.0.1:9/api/1.0"
+TOKEN = "0/test-token-not-to-be-shown"  # noqa: S105 - a fake token for these tests
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| ERROR" in line]
+
+
+def assert_one_clear_error(run: TapRun) -> str:
+    """Check that the run failed with one error line and no traceback; return the line."""
+    assert run.returncode == 1, run.stderr
+    errors = error_lines(run.stderr)
+    assert len(errors) == 1, run.stderr
     assert "Traceback" not in run.stderr
+    assert TOKEN not in run.stderr
+    assert TOKEN not in run.stdout
+    assert '"type":"RECORD"' not in run.stdout.replace(" ", "")
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (
+            {"start_date": "last week"},
+            "start_date 'last week' is not an ISO 8601 date-time such as 2024-01-31T00:00:00Z",
+        ),
+        ({"start_date": "2024-13-01"}, "start_date '2024-13-01' is not an ISO 8601 date-time"),
+        ({"request_timeout": -1}, "request_timeout -1 is not a number of seconds greater than 0"),
+        ({"request_timeout": 0}, "request_timeout 0 is not a number of seconds greater than 0"),
+        ({"max_concurrent_requests": 0}, "max_concurrent_requests 0 is not an integer from 1"),
+        ({"max_concurrent_requests": 51}, "max_concurrent_requests 51 is not an integer from 1"),
+        ({"max_concurrent_requests": 2.5}, "max_concurrent_requests 2.5 is not an integer"),
+        ({"max_requests_per_minute": -3}, "max_requests_per_minute -3 is not an integer of 1"),
+        ({"retry_time_budget": -1}, "retry_time_budget -1 is not a number of seconds, 0 or more"),
+        ({"stories_mode": "ful"}, "stories_mode 'ful' is not one of full, incremental"),
+        ({"api_url": "127.0.0.1:9/api/1.0"}, "api_url '127.0.0.1:9/api/1.0' is not an http"),
+        ({"emit_activate_version_messages": "yes"}, "emit_activate_version_messages 'yes'"),
+        ({"workspace_gid": ""}, "workspace_gid '' is not a non-empty string"),
+    ],
+)
+def test_invalid_setting_fails_in_one_line(
+    tmp_path: Path, settings: dict[str, object], expected: str
+) -> None:
+    run = run_tap(tmp_path, {"access_token": TOKEN, "api_url": NOWHERE, **settings})
+    line = assert_one_clear_error(run)
+    assert expected in line
+
+
+def test_invalid_settings_share_one_line(tmp_path: Path) -> None:
+    config = {
+        "access_token": TOKEN,
+        "api_url": NOWHERE,
+        "stories_mode": "sometimes",
+        "max_concurrent_requests": 99,
+        "request_timeout": -5,
+    }
+    line = assert_one_clear_error(run_tap(tmp_path, config))
+    assert "3 invalid settings" in line
+    assert "stories_mode 'sometimes'" in line
+    assert "max_concurrent_requests 99" in line
+    assert "request_timeout -5" in line
+
+
+def test_invalid_token_value_is_not_shown(tmp_path: Path) -> None:
+    secret = 424242424242
+    line = assert_one_clear_error(run_tap(tmp_path, {"access_token": secret, "api_url": NOWHERE}))
+    assert "access_token (value not shown)" in line
+    assert str(secret) not in line
 
 
 def test_missing_token_is_named(tmp_path: Path) -> None:
-    run = run_tap(tmp_path, {"api_url": "http://127.0.0.1:9/api/1.0"})
+    line = assert_one_clear_error(run_tap(tmp_path, {"api_url": NOWHERE}))
+    assert "Missing setting access_token" in line
+    assert "TAP_ASANA_ACCESS_TOKEN" in line
+
+
+def assert_fails_at_the_closed_port(run: TapRun) -> None:
+    """Check that the settings passed and the run failed at its first request."""
+    assert run.returncode == 1, run.stderr
+    errors = error_lines(run.stderr)
+    assert "Could not connect to" in errors[-1]
+    assert "is not" not in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_valid_start_date_forms_pass_the_check(tmp_path: Path) -> None:
+    for start_date in ("2024-01-31", "2024-01-31T00:00:00Z", "2024-01-31T02:00:00+02:00"):
+        config = {"access_token": TOKEN, "api_url": NOWHERE, "start_date": start_date}
+        assert_fails_at_the_closed_port(run_tap(tmp_path, config, timeout=60))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "Config file {path} not found"),
+        ('{"access_token": "' + TOKEN + '", ', "Config file {path} is not valid JSON"),
+        ("[1, 2]", "Config file {path} contains a JSON list"),
+        ("", "Config file {path} is not valid JSON"),
+    ],
+)
+def test_unusable_config_file_fails_in_one_line(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    path = tmp_path / "settings.json"
+    if content is not None:
+        path.write_text(content)
+    run = run_tap(tmp_path, None, args=("--config", str(path)))
+    line = assert_one_clear_error(run)
+    assert expected.format(path=path) in line
+
+
+def test_config_directory_fails_in_one_line(tmp_path: Path) -> None:
+    run = run_tap(tmp_path, None, args=("--config", str(tmp_path)))
+    line = assert_one_clear_error(run)
+    assert f"Could not read config file {tmp_path}" in line
+
+
+def test_invalid_integer_variable_fails_in_one_line(tmp_path: Path) -> None:
+    env = {
+        "TAP_ASANA_ACCESS_TOKEN": TOKEN,
+        "TAP_ASANA_API_URL": NOWHERE,
+        "TAP_ASANA_MAX_CONCURRENT_REQUESTS": "ten",
+    }
+    run = run_tap(tmp_path, None, args=("--config", "ENV"), env=env)
+    line = assert_one_clear_error(run)
+    assert "TAP_ASANA_MAX_CONCURRENT_REQUESTS 'ten' is not an integer from 1 to 50" in line
+
+
+def test_number_variable_is_converted(tmp_path: Path) -> None:
+    env = {
+        "TAP_ASANA_ACCESS_TOKEN": TOKEN,
+        "TAP_ASANA_API_URL": NOWHERE,
+        "TAP_ASANA_REQUEST_TIMEOUT": "2.5",
+    }
+    run = run_tap(tmp_path, None, args=("--config", "ENV"), env=env, timeout=60)
+    assert_fails_at_the_closed_port(run)
+
+
+def test_debug_level_adds_the_config_traceback(tmp_path: Path) -> None:
+    config = {"access_token": TOKEN, "api_url": NOWHERE, "start_date": "last week"}
+    run = run_tap(tmp_path, config, env={"TAP_ASANA_LOGLEVEL": "DEBUG"})
     assert run.returncode == 1
-    assert "'access_token' is a required property" in run.stderr
+    assert "Traceback" in run.stderr
+    assert "start_date 'last week'" in run.stderr
+    assert TOKEN not in run.stderr
 
 
 def test_unreachable_api_url_fails_at_once(tmp_path: Path) -> None:
