@@ -24,7 +24,11 @@ UNFINISHED_ERROR = (
 
 
 def config(tmp_path: Path, **settings: object) -> dict:
-    return {"path": str(tmp_path / "out.duckdb"), "activate_version_completes_stream": True, **settings}
+    return {
+        "path": str(tmp_path / "out.duckdb"),
+        "activate_version_completes_stream": True,
+        **settings,
+    }
 
 
 def first_load(tmp_path: Path, settings: dict) -> None:
@@ -74,7 +78,9 @@ def test_stream_without_records_needs_closing_message(tmp_path: Path) -> None:
     settings = config(tmp_path)
     first_load(tmp_path, settings)
 
-    opened = run_cli(tmp_path, settings, [schema("users", USER, ["gid"]), activate_version("users", 2)])
+    opened = run_cli(
+        tmp_path, settings, [schema("users", USER, ["gid"]), activate_version("users", 2)]
+    )
     assert opened.returncode == 1
     assert UNFINISHED_ERROR in opened.stderr
     assert users(tmp_path) == [("a", "Ann"), ("b", "Bob")]
@@ -82,7 +88,11 @@ def test_stream_without_records_needs_closing_message(tmp_path: Path) -> None:
     closed = run_cli(
         tmp_path,
         settings,
-        [schema("users", USER, ["gid"]), activate_version("users", 2), activate_version("users", 2)],
+        [
+            schema("users", USER, ["gid"]),
+            activate_version("users", 2),
+            activate_version("users", 2),
+        ],
     )
     assert closed.returncode == 0, closed.stderr
     assert users(tmp_path) == []
@@ -131,7 +141,9 @@ def test_record_after_closing_message_reopens(tmp_path: Path) -> None:
 
 
 def test_other_streams_load_without_state(tmp_path: Path) -> None:
-    settings = config(tmp_path, state_table="meta.singer_state", state_key="run", batch_size_rows=1)
+    settings = config(
+        tmp_path, state_table="meta.singer_state", state_key="run", batch_size_rows=1
+    )
     first_load(tmp_path, settings)
     stored_before = query(tmp_path / "out.duckdb", "SELECT value FROM meta.singer_state")
 
@@ -205,7 +217,11 @@ def test_explicit_replace_strategy_is_checked(tmp_path: Path) -> None:
     result = run_cli(
         tmp_path,
         settings,
-        [schema("users", USER, ["gid"]), activate_version("users", 2), record("users", {"gid": "c", "name": "Cat"})],
+        [
+            schema("users", USER, ["gid"]),
+            activate_version("users", 2),
+            record("users", {"gid": "c", "name": "Cat"}),
+        ],
     )
 
     assert result.returncode == 1
@@ -220,7 +236,11 @@ def test_explicit_merge_strategy_is_not_checked(tmp_path: Path) -> None:
     result = run_cli(
         tmp_path,
         settings,
-        [schema("users", USER, ["gid"]), activate_version("users", 2), record("users", {"gid": "c", "name": "Cat"})],
+        [
+            schema("users", USER, ["gid"]),
+            activate_version("users", 2),
+            record("users", {"gid": "c", "name": "Cat"}),
+        ],
     )
 
     assert result.returncode == 0, result.stderr
