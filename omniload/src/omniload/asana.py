@@ -86,9 +86,10 @@ def lookup_workspace(api_url: str, workspace: str, token: str) -> str:
             "token of a member of that workspace."
         )
     if status == 404 and "no matching route" in message.lower():
-        # Asana answers this for a path it has no endpoint for, not for an unknown workspace.
+        # Asana returns this message for a path it has no endpoint for, not for an unknown
+        # workspace.
         raise SourceError(
-            f"The api_url {api_url} looks wrong: it answered 404 {message} for "
+            f"The api_url {api_url} looks wrong: it returned 404 {message} for "
             f"/workspaces/{{gid}}. api_url must end in /api/1.0, such as "
             "https://app.asana.com/api/1.0."
         )

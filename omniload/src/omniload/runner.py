@@ -120,7 +120,7 @@ def summarize_error(lines: list[str], program: str) -> str:
 def advise_for_omniload(summary: str) -> str:
     """Replace the advice in target-duckdb's lock error with advice for an omniload user.
 
-    The target tells its own user to run the target again, which an omniload user never does.
+    The target's message advises running the target again, which an omniload user never does.
     """
     marker = "is locked by another process"
     position = summary.find(marker)

@@ -34,9 +34,10 @@ RESERVED_SCHEMA = "_omniload"
 _WORKSPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SOURCE_PARAMETERS = ("access_token", "api_url")
-# Characters of Asana personal access tokens (``2/1234567890/1234567890:abcdef...``) and OAuth
-# access tokens. Anything else, such as '?' or '=', is most often another parameter typed into
+# Characters of Asana personal access tokens, such as ``2/1234567890/1234567890:abcdef...`` or
+# ``0/abcdef...``. Anything else, such as '?' or '=', is most often another parameter typed into
 # the token's value.
+# NOTE: OAuth access tokens are assumed to use the same characters; no sample was checked.
 _TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9/:._-]+")
 # Parameter names and schemes are echoed in errors only when they look like names, not tokens.
 _PARAMETER_NAME = re.compile(r"[A-Za-z_+.-]{1,30}")
@@ -128,7 +129,7 @@ def parse_source_uri(uri: str) -> SourceUri:
 def check_access_token(token: str, origin: str, in_uri: bool = False) -> None:
     """Raise InvalidInputError, without echoing the token, if it is empty or malformed.
 
-    `in_uri` says the token came from --source-uri, where a '?' or '=' in it most often means
+    `in_uri` is true for a token from --source-uri, where a '?' or '=' in it most often means
     that the next parameter was joined with '?' instead of '&'.
     """
     if not token:
