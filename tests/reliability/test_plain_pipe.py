@@ -17,7 +17,7 @@ from tests.tap.support import catalog_selecting, server_config
 BIN_DIR = Path(sys.executable).parent
 DATA = dict(seed=23, projects=3, tasks_per_project=15, stories_per_task=1)
 # With one request at a time, the directory listings and the first stories listings fit
-# in this many requests a minute; the next request gets a 429 and fails the stream.
+# in this many requests a minute. The next request gets a 429 and fails the stream.
 FAILING_RPM = 15
 TIMEOUT_SECONDS = 300
 
