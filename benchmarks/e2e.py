@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks import anchors
+from benchmarks import anchors, harness
 from benchmarks.harness import RESULTS_DIR, WORK_DIR, BenchmarkError, Contender, compare, save
 from benchmarks.local_server import (
     BenchServer,
@@ -191,7 +191,8 @@ def run_incremental(
                 sides.remove_db(side)
                 start = time.perf_counter()
                 result = subprocess.run(pipeline(), env={**os.environ, **env()},
-                                        capture_output=True, check=False)
+                                        capture_output=True, check=False,
+                                        timeout=harness.RUN_TIMEOUT_S)
                 if result.returncode != 0:
                     raise BenchmarkError(
                         f"first run of {name} failed: "

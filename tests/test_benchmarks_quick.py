@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from benchmarks import e2e, report, scale, tap, target
+from benchmarks import e2e, harness, report, scale, tap, target
 from benchmarks.harness import Contender, compare, run_pipeline
 from benchmarks.launchers import loopback_guard
 from benchmarks.local_server import BenchServer, server_projects_for
@@ -56,6 +56,12 @@ env = dict(os.environ, ASANA_ACCESS_TOKEN=token)
 args = [a for a in args if a != "--yes"] + ["--yes", "--progress", "log"]
 sys.exit(subprocess.call([OMNILOAD, *args], env=env))
 """
+
+
+@pytest.fixture(autouse=True)
+def short_run_timeout(monkeypatch):
+    """Fail a hung contender after two minutes instead of the benchmarks' hour."""
+    monkeypatch.setattr(harness, "RUN_TIMEOUT_S", 120.0)
 
 
 def _standin(tmp_path: Path, name: str, source: str) -> list[str]:
