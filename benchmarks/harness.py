@@ -151,6 +151,10 @@ def run_pipeline(
                 raise BenchmarkError(f"timed out after {timeout_s:.0f} s: {commands[0][0]}")
             time.sleep(SAMPLE_INTERVAL_S)
         wall = time.perf_counter() - start
+    except BaseException:
+        for err in stderr_files:
+            err.close()
+        raise
     finally:
         for p in procs:
             if p.poll() is None:
