@@ -40,8 +40,11 @@ class ConfigSourceError(Exception):
     """A --config file or environment variable from which no settings can be read."""
 
 
-def check_config_file(path: str) -> None:
-    """Raise ConfigSourceError unless `path` is a readable file containing one JSON object.
+def read_config_file(path: str) -> dict[str, t.Any]:
+    """Return the settings in `path`, a file containing one JSON object.
+
+    The file is read exactly once, because it may be a named pipe that can be read only
+    once (omniload hands settings over that way). Raises ConfigSourceError otherwise.
 
     The messages name the file and the position of a JSON syntax error, never the
     file's content, which may contain the access token.
@@ -75,6 +78,7 @@ def check_config_file(path: str) -> None:
             'contain one JSON object of settings, such as {"access_token": "..."}.'
         )
         raise ConfigSourceError(msg)
+    return settings
 
 
 def check_integer_variables(schema: dict, prefix: str) -> None:

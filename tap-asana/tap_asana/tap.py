@@ -19,7 +19,7 @@ from tap_asana.client import Directory
 from tap_asana.concurrency import RequestLimiter
 from tap_asana.settings import (
     ConfigSourceError,
-    check_config_file,
+    read_config_file,
     check_integer_variables,
     convert_number_strings,
     setting_errors,
@@ -211,16 +211,21 @@ class TapAsana(Tap):
 
         `--config ENV` reads TAP_ASANA_* environment variables.
         """
+        settings: dict[str, t.Any] = {}
         try:
             for path in value:
                 if path == "ENV":
                     check_integer_variables(cls.config_jsonschema, cls._env_var_prefix)
                 else:
-                    check_config_file(path)
+                    settings |= read_config_file(path)
         except ConfigSourceError as exc:
             cls.logger.error("%s", exc, exc_info=cls.logger.isEnabledFor(logging.DEBUG))
             ctx.exit(1)
-        return super().cb_config(ctx, param, value)
+        # The files were read above; the SDK gets only the ENV marker so that it reads
+        # none of them a second time.
+        config_input = super().cb_config(ctx, param, tuple(p for p in value if p == "ENV"))
+        config_input.config = settings | config_input.config
+        return config_input
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]

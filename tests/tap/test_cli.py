@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -225,3 +227,24 @@ def test_unreachable_api_url_fails_at_once(tmp_path: Path) -> None:
     assert f"Could not connect to {api_url}: connection refused" in last_line
     assert "Check api_url" in last_line
     assert "Retrying" not in run.stderr
+
+
+def test_config_from_named_pipe_is_read_once(tmp_path: Path) -> None:
+    # omniload hands the settings over through a named pipe, which yields its content once:
+    # a second read of the same path would block until the timeout below.
+    pipe = tmp_path / "config.pipe"
+    os.mkfifo(pipe)
+    settings = {"access_token": "pipe-token", "api_url": "http://127.0.0.1:9/api/1.0"}
+
+    def serve_once() -> None:
+        with pipe.open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps(settings))
+
+    writer = threading.Thread(target=serve_once, daemon=True)
+    writer.start()
+    run = run_tap(tmp_path, None, args=("--config", str(pipe), "--discover"), timeout=60)
+    writer.join(timeout=5)
+
+    assert run.returncode == 0, run.stderr
+    streams = {entry["tap_stream_id"] for entry in json.loads(run.stdout)["streams"]}
+    assert "tasks" in streams
