@@ -19,9 +19,9 @@ from tap_asana.client import Directory
 from tap_asana.concurrency import RequestLimiter
 from tap_asana.settings import (
     ConfigSourceError,
-    read_config_file,
     check_integer_variables,
     convert_number_strings,
+    read_config_file,
     setting_errors,
     summarize,
 )
