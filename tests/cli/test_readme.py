@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -78,3 +80,70 @@ def test_demo_command_runs_as_written(tmp_path: Path) -> None:
     finally:
         connection.close()
     assert "Open tasks per project" in result.stdout
+
+
+def _readme_section(title: str) -> str:
+    text = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    return text.split(f"\n{title}\n", 1)[1].split("\n#", 1)[0]
+
+
+def test_readme_server_command_starts_server() -> None:
+    section = _readme_section("### The local Asana server")
+    (command,) = re.findall(r"```sh\n(.*?)\n```", section, re.DOTALL)
+    arguments = command.split()
+    assert arguments[:3] == [".venv/bin/python", "-m", "tests.asana_server"]
+    assert "tests/asana_server/README.md" in section
+    # Port 0 picks a free port, so the test does not collide with a server already on 8080.
+    arguments[arguments.index("--port") + 1] = "0"
+
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, *arguments[1:]], cwd=REPOSITORY, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        started = json.loads(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+
+    assert started["base_url"].startswith("http://127.0.0.1:")
+    assert started["base_url"].endswith("/api/1.0")
+    assert started["token"]
+
+
+def test_readme_says_ci_starts_postgres() -> None:
+    quick_start = _readme_section("## Quick start")
+    ci_script = (REPOSITORY / ".ci" / "run").read_text(encoding="utf-8")
+
+    assert "start_postgres" in ci_script
+    assert "starts a local PostgreSQL server for the ecosystem tests" in " ".join(
+        quick_start.split()
+    )
+    assert "those tests are skipped" in quick_start
+
+
+def test_readme_meltano_section_is_complete() -> None:
+    section = " ".join(_readme_section("### Meltano").split())
+
+    assert "python3 -m venv .meltano-venv && .meltano-venv/bin/pip install meltano==4.4.1" in (
+        section
+    )
+    for fact in ("TAP_ASANA_API_URL", "TAP_ASANA_WORKSPACE_GID", "`output/asana.duckdb`",
+                 "schema `tap_asana`", "state per environment in `.meltano/`"):
+        assert fact in section
+
+
+def test_tap_readme_meltano_recipe_matches() -> None:
+    tap_readme = (REPOSITORY / "tap-asana" / "README.md").read_text(encoding="utf-8")
+    recipe = tap_readme.split("## Run it with Meltano", 1)[1].split("\n## ", 1)[0]
+    (tap_commands,) = re.findall(r"```bash\n(.*?)```", recipe, re.DOTALL)
+    (readme_commands,) = re.findall(r"```sh\n(.*?)```", _readme_section("### Meltano"),
+                                    re.DOTALL)
+
+    assert tap_commands == readme_commands
+    for fact in ("TAP_ASANA_API_URL", "TAP_ASANA_WORKSPACE_GID", "`output/asana.duckdb`",
+                 "schema `tap_asana`", "`.meltano/`"):
+        assert fact in " ".join(recipe.split())

@@ -16,6 +16,8 @@ from tests.ecosystem.plugin_venvs import REPO_ROOT
 pytestmark = pytest.mark.ecosystem
 
 SCHEMA = "tap_asana"  # default_target_schema of target-duckdb in meltano.yml
+# default_target_schema of the `without-notes` environment, which loads apart from `dev`.
+WITHOUT_NOTES_SCHEMA = "tap_asana_without_notes"
 
 
 def pipeline_env(server: Any, db_path: Path) -> dict[str, str]:
@@ -26,23 +28,23 @@ def pipeline_env(server: Any, db_path: Path) -> dict[str, str]:
     }
 
 
-def table_counts(db_path: Path) -> dict[str, tuple[int, int]]:
+def table_counts(db_path: Path, schema: str = SCHEMA) -> dict[str, tuple[int, int]]:
     """Return (rows, distinct gids) per stream table."""
     counts = {}
     with duckdb.connect(str(db_path), read_only=True) as connection:
         for stream in STREAMS:
             counts[stream] = connection.execute(
-                f"SELECT count(*), count(DISTINCT gid) FROM {SCHEMA}.{stream}"  # noqa: S608
+                f"SELECT count(*), count(DISTINCT gid) FROM {schema}.{stream}"  # noqa: S608
             ).fetchone()
     return counts
 
 
-def column_names(db_path: Path, table: str) -> set[str]:
+def column_names(db_path: Path, table: str, schema: str = SCHEMA) -> set[str]:
     with duckdb.connect(str(db_path), read_only=True) as connection:
         rows = connection.execute(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_schema = ? AND table_name = ?",
-            [SCHEMA, table],
+            [schema, table],
         ).fetchall()
     return {row[0] for row in rows}
 
@@ -111,14 +113,15 @@ def test_meltano_stream_map_drops_notes(
         workdir=tmp_path,
         env=pipeline_env(asana_server, db_path),
     )
-    task_columns = column_names(db_path, "tasks")
-    counts = table_counts(db_path)
+    task_columns = column_names(db_path, "tasks", WITHOUT_NOTES_SCHEMA)
+    counts = table_counts(db_path, WITHOUT_NOTES_SCHEMA)
 
     assert "notes" not in task_columns
     assert {"gid", "name", "modified_at"} <= task_columns
     assert counts["tasks"][0] == len(extracted_records(asana_server)["tasks"])
     # The map names only tasks, so another stream with a notes field keeps it.
-    assert "notes" in column_names(db_path, "projects")
+    assert "notes" in column_names(db_path, "projects", WITHOUT_NOTES_SCHEMA)
+    assert column_names(db_path, "tasks") == set(), "nothing lands in the dev schema"
 
 
 def test_meltano_run_with_env_example(
