@@ -116,7 +116,7 @@ class TapAsana(Tap):
         th.Property(
             "max_concurrent_requests",
             th.IntegerType(minimum=1, maximum=ASANA_MAX_CONCURRENT_READS),
-            default=10,
+            default=25,
             title="Maximum concurrent requests",
             description=(
                 "Requests in flight at once, from 1 to 50 (Asana's limit for reads "
