@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from tests.asana_server import AsanaServer, ServerConfig
 from tests.cli.support import TABLES, expected_rows
@@ -54,7 +53,6 @@ def _demo_config() -> ServerConfig:
     return config
 
 
-@pytest.mark.slow
 def test_demo_command_runs_as_written(tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"
     shutil.copytree(REPOSITORY, checkout, ignore=NOT_COPIED)
