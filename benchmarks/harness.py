@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "benchmarks" / "results"
 WORK_DIR = REPO / "benchmarks" / "work"
 SAMPLE_INTERVAL_S = 0.02
-# Longest run of one contender before it is killed and the comparison fails; tests lower it.
+# Maximum duration of one contender's run before it is killed and the comparison fails.
+# Tests lower it.
 RUN_TIMEOUT_S = 3600.0
 
 

@@ -269,7 +269,7 @@ class AsanaStream(RESTStream):
         singer-sdk 0.54.9 sends ACTIVATE_VERSION only before the first record, and its
         `Stream.sync` cannot be overridden. `Tap.sync_all` calls this method right after
         `sync` returns, which it does only once every partition has synced without error.
-        A second message with the same version tells a target that the version is
+        A second message with the same version marks the version as
         complete (target-duckdb's `activate_version_completes_stream` waits for it). A
         target that deletes the rows of older versions does nothing more on a repeat.
         """

@@ -239,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             logger.debug("client closed the connection during %s %s", method, url.path)
         except Exception:
-            # A bug in the server: log it and answer like Asana's own server errors.
+            # A bug in the server: log it and respond as Asana does to its own server errors.
             logger.exception("failed to handle %s %s", method, url.path)
             self._send_json(
                 500,

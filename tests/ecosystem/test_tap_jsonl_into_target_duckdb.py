@@ -229,7 +229,7 @@ def test_jsonl_mixed_types_keep_values(tmp_path: Path, tap_jsonl: PluginVenv) ->
         rows = connection.execute(
             f"SELECT id, CAST(qty AS VARCHAR) FROM {SCHEMA}.items ORDER BY id"  # noqa: S608
         ).fetchall()
-    # No single SQL type holds 10, 11.5 and "many", so the column must keep each as JSON.
+    # No single SQL type fits 10, 11.5 and "many", so the column must keep each as JSON.
     assert column_types(db_path, "items")["qty"] == "JSON"
     decoded = [(item_id, json.loads(text)) for item_id, text in rows]
     assert decoded == [(1, 10), (2, 11.5), (3, "many")]

@@ -336,9 +336,10 @@ def truth(server: AsanaServer, table: str, workspace: str = WORKSPACE) -> dict[s
 def differences(loaded: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> list[str]:
     """Return what differs between loaded rows and ground-truth records, empty when they match.
 
-    Every column that the ground-truth record also has is compared: scalars by value
-    (date-times as instants), objects and lists by the gids of the objects they reference,
-    because the tap requests fewer fields of a referenced object than the snapshot contains.
+    Every column that the ground-truth record also has is compared. Scalars are compared by
+    value (date-times as instants). Objects and lists are compared by the gids of the objects
+    they reference, because the tap requests fewer fields of a referenced object than the
+    snapshot contains.
     """
     problems = []
     missing = sorted(set(expected) - set(loaded))

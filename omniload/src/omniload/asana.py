@@ -15,7 +15,7 @@ _ATTEMPTS = 4
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # How long rate limits and server errors are retried: tap-asana's default retry_time_budget.
 _RETRY_BUDGET_SECONDS = 600
-# Longest wait between two attempts without Retry-After; Asana's rate window is 60 s.
+# Maximum wait between two attempts without Retry-After, because Asana's rate window is 60 s.
 _MAX_WAIT_SECONDS = 60
 
 

@@ -85,7 +85,7 @@ class IngestRequest:
         """Whether the run stores its final state for the next run.
 
         An interval run is a one-off window and must not move the bookmarks of the regular
-        runs. A replace stores its state, because the table then holds everything up to it.
+        runs. A replace stores its state, because the table then contains everything up to it.
         """
         return not self.is_interval_run
 
@@ -376,7 +376,7 @@ def _serve_once(path: Path, data: Any) -> Callable[[], None]:
     """Create a named pipe at `path` that hands `data` as JSON to the first process opening it.
 
     A regular file would keep the access token on disk after omniload is killed (SIGKILL),
-    because no cleanup runs then; a named pipe holds no data on disk. Call the returned
+    because no cleanup runs then. A named pipe keeps no data on disk. Call the returned
     function once the reader is done: it unblocks the writer if no process ever read.
     """
     os.mkfifo(path, 0o600)
