@@ -423,7 +423,7 @@ class AsanaStream(RESTStream):
         hint = CLIENT_ERROR_HINTS.get(status)  # type: ignore[call-overload]
         if status == HTTPStatus.NOT_FOUND and NO_ROUTE_MESSAGE in reason:
             hint = NO_ROUTE_HINT
-        return f"{message}. {hint}" if hint else message
+        return f"{message.rstrip('.')}. {hint}" if hint else message
 
     def request_decorator(self, func: t.Callable) -> t.Callable:
         """Retry `func` on retriable errors until `retry_time_budget` seconds have passed."""
@@ -636,7 +636,13 @@ class Directory:
     def projects(self, stream: AsanaStream) -> list[dict]:
         """Return `{"project_gid", "workspace_gid"}` for every project, archived included."""
         if self._projects is None:
-            workspaces = self.workspaces(stream)
+            if self._workspaces is None and self._workspace_gid is not None:
+                # Listing projects needs only the gid, so a run without the workspaces
+                # stream saves one request's latency. Asana answers the listing with 403
+                # or 404 if the token cannot read the workspace, as it answers the GET.
+                workspaces = [{"gid": self._workspace_gid}]
+            else:
+                workspaces = self.workspaces(stream)
             fetched = stream.fan_out(
                 workspaces,
                 lambda workspace: Listing("/projects", {"workspace": workspace["gid"]}),

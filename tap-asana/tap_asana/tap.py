@@ -37,6 +37,8 @@ DEFAULT_API_URL = "https://app.asana.com/api/1.0"
 
 # Asana allows 50 concurrent GET requests per token.
 ASANA_MAX_CONCURRENT_READS = 50
+# Below Asana's limit, so another client of the same token still has room for 10 reads.
+DEFAULT_CONCURRENT_REQUESTS = 40
 
 
 class RecordBufferingWriter(SingerWriter):
@@ -116,7 +118,7 @@ class TapAsana(Tap):
         th.Property(
             "max_concurrent_requests",
             th.IntegerType(minimum=1, maximum=ASANA_MAX_CONCURRENT_READS),
-            default=25,
+            default=DEFAULT_CONCURRENT_REQUESTS,
             title="Maximum concurrent requests",
             description=(
                 "Requests in flight at once, from 1 to 50 (Asana's limit for reads "

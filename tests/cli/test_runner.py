@@ -1,13 +1,15 @@
-"""Helpers of the runner: error summaries, private files and executables."""
+"""Helpers of the runner: error summaries, private files, executables and discovery."""
 
 from __future__ import annotations
 
 import stat
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from omniload.errors import SetupError
-from omniload.runner import find_executable, summarize_error, write_private_json
+from omniload.errors import ExtractError, SetupError
+from omniload.runner import Discovery, find_executable, summarize_error, write_private_json
 
 TAP_STDERR = [
     "2026-12-04 21:35:31,691 | INFO     | tap-asana                      | tap-asana v0.1.0",
@@ -76,3 +78,44 @@ def test_missing_executable_names_install(monkeypatch: pytest.MonkeyPatch) -> No
         find_executable("tap-nowhere")
 
     assert "pip install ./tap-nowhere" in raised.value.message
+
+
+def _fake_tap(tmp_path: Path, body: str) -> str:
+    """Write an executable that stands in for `tap-asana --discover`."""
+    script = tmp_path / "fake-tap"
+    script.write_text(f"#!{sys.executable}\nimport sys, time\n{body}\n")
+    script.chmod(0o700)
+    return str(script)
+
+
+def test_discovery_returns_the_catalog(tmp_path: Path) -> None:
+    # Larger than a pipe's buffer, so the catalog must be read while the tap writes it.
+    streams = [{"tap_stream_id": f"s{index}", "schema": {}} for index in range(5000)]
+    body = f"import json\nprint(json.dumps({{'streams': {streams!r}}}))"
+    discovery = Discovery(_fake_tap(tmp_path, body), tmp_path / "c.json", None)
+
+    catalog = discovery.catalog()
+
+    assert [entry["tap_stream_id"] for entry in catalog["streams"]][-1] == "s4999"
+    assert len(catalog["streams"]) == 5000
+
+
+def test_discovery_failure_names_the_tap_error(tmp_path: Path) -> None:
+    body = "print('tap-asana: error: access_token is missing', file=sys.stderr)\nsys.exit(2)"
+    discovery = Discovery(_fake_tap(tmp_path, body), tmp_path / "c.json", None)
+
+    with pytest.raises(ExtractError) as raised:
+        discovery.catalog()
+
+    assert "exit 2" in raised.value.message
+    assert "access_token is missing" in raised.value.message
+
+
+def test_discovery_stop_ends_a_running_tap(tmp_path: Path) -> None:
+    discovery = Discovery(_fake_tap(tmp_path, "time.sleep(60)"), tmp_path / "c.json", None)
+    started = time.monotonic()
+
+    discovery.stop()
+
+    assert time.monotonic() - started < 30
+    assert discovery._process.returncode is not None

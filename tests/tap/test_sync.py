@@ -217,3 +217,19 @@ def test_workspace_gid_limits_every_stream(server: AsanaServer, tmp_path) -> Non
         assert {r["workspace_gid"] for r in records} == {organization}, stream
     for user in run.records("users"):
         assert organization in {w["gid"] for w in user["workspaces"]}
+
+
+def test_tasks_alone_skip_the_workspace_request(server: AsanaServer, tmp_path) -> None:
+    organization = server.workspace_gids[0]
+    config = server_config(server, workspace_gid=organization)
+    catalog = catalog_selecting(tmp_path, config, {"tasks"})
+    server.admin.reset_counts()
+
+    run = run_tap(tmp_path, config, catalog=catalog)
+
+    assert run.returncode == 0, run.stderr
+    counts = server.admin.counts()
+    # Listing projects needs only the configured gid, so no request reads the workspace.
+    assert counts.get("GET /workspaces/{workspace_gid}", 0) == 0
+    assert counts["GET /projects"] == 1
+    assert run.records("tasks")

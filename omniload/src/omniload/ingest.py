@@ -316,16 +316,6 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
         f"Destination: {request.path} (table {request.destination}, strategy {request.strategy})"
     )
     confirm()
-    workspace_name = asana.lookup_workspace(
-        request.source.api_url, request.source.workspace, request.access_token
-    )
-    console.info(f"Workspace {request.source.workspace}: {workspace_name}")
-    if request.reads_state:
-        console.info(
-            "Resuming from the state stored by the last run."
-            if stored_state
-            else "No stored state for this workspace, table and destination: full extraction."
-        )
 
     echo = console.info if console.debug else None
     environment = dict(os.environ)
@@ -338,7 +328,24 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
         discovery_config = private_dir / "discovery.json"
         release_discovery = _serve_once(discovery_config, settings)
         try:
-            discovered = runner.run_discovery(tap, discovery_config, echo, environment)
+            # Discovery makes no request, so it runs while the workspace is checked.
+            discovery = runner.Discovery(tap, discovery_config, echo, environment)
+            try:
+                workspace_name = asana.lookup_workspace(
+                    request.source.api_url, request.source.workspace, request.access_token
+                )
+            except BaseException:
+                discovery.stop()
+                raise
+            console.info(f"Workspace {request.source.workspace}: {workspace_name}")
+            if request.reads_state:
+                console.info(
+                    "Resuming from the state stored by the last run."
+                    if stored_state
+                    else "No stored state for this workspace, table and destination: "
+                    "full extraction."
+                )
+            discovered = discovery.catalog()
         finally:
             release_discovery()
         catalog = select_stream(discovered, request.table.name)

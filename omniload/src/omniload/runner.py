@@ -151,6 +151,75 @@ class _StderrReader(threading.Thread):
                 self._echo(line)
 
 
+class Discovery:
+    """``tap --discover`` running in the background while omniload does other work.
+
+    Discovery reads no data from Asana, so it can run while omniload checks the workspace,
+    which saves one program start of waiting before extraction.
+    """
+
+    def __init__(
+        self,
+        tap: str,
+        config: Path | str,
+        echo: Callable[[str], None] | None,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        with signals_deferred():
+            self._process = _spawn(
+                [tap, "--config", str(config), "--discover"],
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        assert self._process.stdout is not None and self._process.stderr is not None
+        self._stderr = _StderrReader(self._process.stderr, echo)
+        self._stderr.start()
+        self._output = b""
+        self._stdout = threading.Thread(target=self._read_stdout, daemon=True)
+        self._stdout.start()
+
+    def _read_stdout(self) -> None:
+        assert self._process.stdout is not None
+        self._output = self._process.stdout.read()
+
+    def catalog(self) -> dict[str, Any]:
+        """Wait for the tap to finish and return its catalog."""
+        try:
+            self._process.wait()
+            self._finish_reading()
+        except BaseException:
+            self.stop()
+            raise
+        if self._process.returncode != 0:
+            raise ExtractError(
+                f"tap-asana --discover failed (exit {self._process.returncode}): "
+                f"{summarize_error(list(self._stderr.lines), 'tap-asana')}"
+            )
+        try:
+            catalog: dict[str, Any] = json.loads(self._output)
+        except ValueError as error:
+            raise ExtractError(
+                f"tap-asana --discover printed no valid catalog: {error}"
+            ) from error
+        return catalog
+
+    def _finish_reading(self) -> None:
+        self._stdout.join()
+        self._stderr.join()
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def stop(self) -> None:
+        """Stop the tap if it is still running and wait for it."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._finish_reading()
+
+
 def run_discovery(
     tap: str,
     config: Path | str,
@@ -158,37 +227,7 @@ def run_discovery(
     environment: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run ``tap --discover`` and return its catalog."""
-    process = None
-    try:
-        with signals_deferred():
-            process = _spawn(
-                [tap, "--config", str(config), "--discover"],
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        assert process.stdout is not None and process.stderr is not None
-        reader = _StderrReader(process.stderr, echo)
-        reader.start()
-        output = process.stdout.read()
-        process.wait()
-        reader.join()
-    except BaseException:
-        if process is not None:
-            process.kill()
-            process.wait()
-        raise
-    if process.returncode != 0:
-        raise ExtractError(
-            f"tap-asana --discover failed (exit {process.returncode}): "
-            f"{summarize_error(list(reader.lines), 'tap-asana')}"
-        )
-    try:
-        catalog: dict[str, Any] = json.loads(output)
-    except ValueError as error:
-        raise ExtractError(f"tap-asana --discover printed no valid catalog: {error}") from error
-    return catalog
+    return Discovery(tap, config, echo, environment).catalog()
 
 
 class StreamCounter:
