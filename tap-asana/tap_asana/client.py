@@ -638,8 +638,8 @@ class Directory:
         if self._projects is None:
             if self._workspaces is None and self._workspace_gid is not None:
                 # Listing projects needs only the gid, so a run without the workspaces
-                # stream saves one request's latency. Asana answers the listing with 403
-                # or 404 if the token cannot read the workspace, as it answers the GET.
+                # stream saves one request's latency. If the token cannot read the
+                # workspace, Asana returns 403 or 404 for the listing too.
                 workspaces = [{"gid": self._workspace_gid}]
             else:
                 workspaces = self.workspaces(stream)

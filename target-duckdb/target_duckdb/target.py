@@ -41,6 +41,10 @@ DEBUG_ENV = "TARGET_DUCKDB_DEBUG"
 SPOOL_PREFIX = "target-duckdb-spool-"
 DEFAULT_BATCH_SIZE_ROWS = 100_000
 DEFAULT_BATCH_SIZE_BYTES = 64 * 1024 * 1024
+# The first batch of a stream whose table is new or empty may hold this many times
+# batch_size_bytes: it loads without a TEMP table, and one large commit writes each
+# row once where several smaller ones rewrite the table's last row group.
+FIRST_LOAD_BYTES_FACTOR = 4
 DEFAULT_MEMORY_LIMIT = "256MB"
 
 # Errors the user can fix from the message alone; they are reported as one line.
@@ -184,6 +188,9 @@ class TargetDuckDB(Target):
         self._version_source: dict[str, str] = {}
         # Streams with rows already handed to the loader to merge or append.
         self._loaded_streams: set[str] = set()
+        # Streams whose table had no rows when their first SCHEMA arrived.
+        self._first_loads: set[str] = set()
+        self._checked_tables: set[str] = set()
         self._pending_bytes = 0
         self._submitted_state: dict | None = None
         self._first_pending_at: float | None = None
@@ -295,6 +302,12 @@ class TargetDuckDB(Target):
             and not maps[0].flattening_enabled
         )
         self._fast_sinks[stream] = t.cast("DuckDBSink", self._sinks_active[stream]) if fast else None
+        for sink in t.cast("list[DuckDBSink]", list(self._sinks_active.values())):
+            if sink.stream_name in self._checked_tables:
+                continue
+            self._checked_tables.add(sink.stream_name)
+            if self.strategy(sink) != REPLACE and (self._loader is None or not self._loader.has_rows(sink.spec)):
+                self._first_loads.add(sink.stream_name)
 
     def _fast_record(self, stream: str, line: bytes, line_number: int) -> bool:
         """Write a RECORD line of a stream without maps as is; return False to parse it instead.
@@ -366,7 +379,10 @@ class TargetDuckDB(Target):
         self._pending_bytes += size
         if self._first_pending_at is None:
             self._first_pending_at = time.monotonic()
-        if sink.pending_rows >= self._rows_limit or self._pending_bytes >= self._bytes_limit:
+        limit = self._bytes_limit
+        if sink.stream_name in self._first_loads and sink.stream_name not in self._loaded_streams:
+            limit *= FIRST_LOAD_BYTES_FACTOR
+        if sink.pending_rows >= self._rows_limit or self._pending_bytes >= limit:
             self.flush()
 
     def _process_state_message(self, message_dict: dict) -> None:

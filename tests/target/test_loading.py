@@ -6,7 +6,9 @@ import gzip
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
+import target_duckdb.loader as loader_module
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from tests.target.helpers import (
@@ -256,3 +258,126 @@ def test_schema_named_like_database_file(tmp_path: Path) -> None:
     run_in_process(config, [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1", "name": "again"})])
     assert query(path, "SELECT gid, name FROM asana.asana.tasks") == [("1", "again")]
     assert query(path, "SELECT key FROM asana.asana.state") == [("k",)]
+
+
+def _fallbacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "through a TEMP table instead" in r.getMessage()]
+
+
+def test_first_load_into_new_table_reads_files_directly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    summary_path = tmp_path / "summary.json"
+    config = {"path": _path(tmp_path), "summary_path": str(summary_path)}
+    messages = [schema("tasks", TASK, ["gid"])]
+    messages += [record("tasks", {"gid": str(n), "name": f"n{n}", "done": n % 2 == 0}) for n in range(7)]
+
+    run_in_process(config, messages)
+
+    messages_logged = [r.getMessage() for r in caplog.records]
+    assert "Reading stream 'tasks' straight into main.tasks" in messages_logged
+    assert _fallbacks(caplog) == []
+    assert query(config["path"], "SELECT count(*), count(DISTINCT gid) FROM tasks") == [(7, 7)]
+    figures = json.loads(summary_path.read_text())["tables"]["main.tasks"]
+    assert (figures["rows_inserted"], figures["rows_updated"]) == (7, 0)
+
+
+def test_repeated_key_in_first_load_falls_back_to_staging(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    summary_path = tmp_path / "summary.json"
+    config = {"path": _path(tmp_path), "summary_path": str(summary_path)}
+    messages = [schema("tasks", TASK, ["gid"])]
+    messages += [
+        record("tasks", {"gid": "1", "name": "first", "done": False}),
+        record("tasks", {"gid": "2", "name": "two", "done": False}),
+        record("tasks", {"gid": "1", "name": "last", "done": True}),
+    ]
+
+    run_in_process(config, messages)
+
+    assert len(_fallbacks(caplog)) == 1
+    rows = query(config["path"], "SELECT gid, name, done FROM tasks ORDER BY gid")
+    assert rows == [("1", "last", True), ("2", "two", False)]
+    figures = json.loads(summary_path.read_text())["tables"]["main.tasks"]
+    assert figures["rows_inserted"] == 2
+
+
+def test_first_load_into_empty_table_keeps_its_types(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path)}
+    with duckdb.connect(config["path"]) as connection:
+        connection.execute("CREATE TABLE tasks (gid VARCHAR, name VARCHAR, done VARCHAR, extra INTEGER)")
+    messages = [schema("tasks", TASK, ["gid"]), record("tasks", {"gid": "1", "name": "one", "done": True})]
+
+    run_in_process(config, messages)
+
+    assert query(config["path"], "SELECT gid, name, done, extra FROM tasks") == [("1", "one", "true", None)]
+    assert column_types(config["path"], "main", "tasks")["done"] == "VARCHAR"
+
+
+def test_bad_value_in_first_load_leaves_no_rows(tmp_path: Path) -> None:
+    config = {"path": _path(tmp_path)}
+    properties = {"gid": {"type": "string"}, "count": {"type": "integer"}}
+    run_in_process(config, [schema("counts", properties, ["gid"])])
+    messages = [schema("counts", properties, ["gid"])]
+    messages += [record("counts", {"gid": str(n), "count": n}) for n in range(5)]
+    messages.append(record("counts", {"gid": "5", "count": "five"}))
+
+    with pytest.raises(Exception, match=r"Line 7: invalid value 'five' for property 'count'"):
+        run_in_process(config, messages)
+
+    assert query(config["path"], "SELECT count(*) FROM counts") == [(0,)]
+
+
+@pytest.mark.parametrize("update_limit", [0, 50_000], ids=["delete-and-insert", "merge-into"])
+def test_both_merge_paths_give_the_same_table_and_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, update_limit: int
+) -> None:
+    monkeypatch.setattr(loader_module, "MERGE_UPDATE_LIMIT", update_limit)
+    summary_path = tmp_path / "summary.json"
+    config = {"path": _path(tmp_path), "hard_delete": True, "add_record_metadata": True}
+    first = [schema("tasks", TASK, ["gid"])]
+    first += [record("tasks", {"gid": str(n), "name": f"n{n}", "done": False}) for n in range(4)]
+    run_in_process(config, first)
+    second = [
+        schema("tasks", TASK, ["gid"]),
+        record("tasks", {"gid": "0", "name": "changed", "done": True}),
+        record("tasks", {"gid": "1", "_sdc_deleted_at": "2024-01-01T00:00:00Z"}),
+        record("tasks", {"gid": "4", "name": "new", "done": None}),
+        record("tasks", {"gid": "0", "name": "changed twice", "done": True}),
+        record("tasks", {"gid": "9", "_sdc_deleted_at": "2024-01-01T00:00:00Z"}),
+    ]
+
+    run_in_process({**config, "summary_path": str(summary_path)}, second)
+
+    rows = query(config["path"], "SELECT gid, name, done FROM tasks ORDER BY gid")
+    assert rows == [("0", "changed twice", True), ("2", "n2", False), ("3", "n3", False), ("4", "new", None)]
+    figures = json.loads(summary_path.read_text())["tables"]["main.tasks"]
+    assert (figures["rows_inserted"], figures["rows_updated"], figures["rows_deleted"]) == (1, 1, 1)
+
+
+def _loaded_counts(caplog: pytest.LogCaptureFixture) -> list[int]:
+    return [
+        int(r.getMessage().split()[1]) for r in caplog.records if r.getMessage().startswith("Loaded ")
+    ]
+
+
+def test_first_load_takes_larger_batches(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    config = {"path": _path(tmp_path), "batch_size_bytes": 2_000}
+    messages = [schema("tasks", TASK, ["gid"])]
+    messages += [record("tasks", {"gid": str(n), "name": "x" * 40, "done": False}) for n in range(300)]
+
+    run_in_process(config, messages)
+    first_run = _loaded_counts(caplog)
+    caplog.clear()
+    run_in_process(config, messages)
+    second_run = _loaded_counts(caplog)
+
+    # The table was new in the first run, so its first batch held four times the bytes.
+    assert sum(first_run) == sum(second_run) == 300
+    assert first_run[0] >= 3 * second_run[0]
+    assert first_run[1] <= second_run[0] + 1
+    assert query(config["path"], "SELECT count(*), count(DISTINCT gid) FROM tasks") == [(300, 300)]
