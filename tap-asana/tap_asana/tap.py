@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import sys
 import typing as t
@@ -237,12 +239,44 @@ class TapAsana(Tap):
         DEBUG (`TAP_ASANA_LOGLEVEL=DEBUG`).
         """
         try:
+            for option in ("state", "catalog"):
+                if kwargs.get(option) is not None:
+                    kwargs[option] = _checked_json_file(option, kwargs[option])
             super().invoke(*args, **kwargs)
         except (FatalAPIError, ConfigValidationError) as exc:
             cls.logger.error(
                 "%s", exc, exc_info=cls.logger.isEnabledFor(logging.DEBUG)
             )
             sys.exit(1)
+
+
+_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+_JSON_KINDS[type(None)] = "null"
+
+# Advice for a --state or --catalog file that is not a JSON object.
+_FILE_HINTS = {
+    "state": "Pass the STATE a previous run emitted, or leave --state out for a full extraction.",
+    "catalog": "Write one with `tap-asana --config CONFIG --discover > catalog.json`.",
+}
+
+
+def _checked_json_file(option: str, handle: t.IO[str]) -> t.IO[str]:
+    """Return the file's text as a new handle, or raise ConfigValidationError.
+
+    The error names the file and the fix when the text is not a JSON object.
+    """
+    name = getattr(handle, "name", "-")
+    text = handle.read()
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        problem = f"is not valid JSON ({exc})"
+    else:
+        if isinstance(value, dict):
+            return io.StringIO(text)
+        problem = f"holds a JSON {_JSON_KINDS.get(type(value), 'value')}, not an object"
+    msg = f"--{option} file '{name}' {problem}. {_FILE_HINTS[option]}"
+    raise ConfigValidationError(msg)
 
 
 if __name__ == "__main__":

@@ -248,3 +248,25 @@ def test_config_from_named_pipe_is_read_once(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     streams = {entry["tap_stream_id"] for entry in json.loads(run.stdout)["streams"]}
     assert "tasks" in streams
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "expected"),
+    [
+        ("--state", "{bad", "--state file '{path}' is not valid JSON"),
+        ("--state", "[1, 2]", "--state file '{path}' holds a JSON array, not an object"),
+        ("--catalog", "", "--catalog file '{path}' is not valid JSON"),
+        ("--catalog", '"streams"', "--catalog file '{path}' holds a JSON string, not an object"),
+    ],
+)
+def test_broken_state_or_catalog_file_fails_in_one_line(
+    tmp_path: Path, option: str, content: str, expected: str
+) -> None:
+    path = tmp_path / "input.json"
+    path.write_text(content, encoding="utf-8")
+    config = {"access_token": TOKEN, "api_url": NOWHERE}
+
+    line = assert_one_clear_error(run_tap(tmp_path, config, args=(option, str(path))))
+
+    assert expected.format(path=path) in line
+    assert ("leave --state out" if option == "--state" else "--discover > catalog.json") in line
