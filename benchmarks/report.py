@@ -204,9 +204,9 @@ def render(results_dir: Path = RESULTS_DIR, notes: Path = NOTES) -> str:
         "with psutil. The anchors are installed from PyPI by the benchmarks themselves into "
         "`benchmarks/.venvs/`.",
         "",
-        "The machine is shared: other engineers ran test suites on the same 2 cores while these "
-        "figures were taken, so absolute times are noisy; the ratios between contenders of one "
-        "invocation are the figures to compare.",
+        "The machine is shared with other work, and each section gives the load average at its "
+        "end, so absolute times are noisy; the ratios between contenders of one invocation are "
+        "the figures to compare.",
         "",
     ]
     if not payloads:
