@@ -82,6 +82,10 @@ class AdminClient:
     ) -> list[str]:
         return self._mutate("/tasks/delete", count=count, gids=gids, project=project)
 
+    def delete_projects(self, gids: list[str]) -> list[str]:
+        """Delete projects with their sections; tasks in no other project go with them."""
+        return self._mutate("/projects/delete", gids=gids)
+
     def add_stories(
         self, count: int = 0, gids: list[str] | None = None, project: str | None = None
     ) -> list[str]:

@@ -14,6 +14,7 @@ MUTATIONS = {
     "/tasks/add": "add_tasks",
     "/tasks/delete": "delete_tasks",
     "/stories/add": "add_stories",
+    "/projects/delete": "delete_projects",
 }
 
 
@@ -89,7 +90,11 @@ def _settings(app: AsanaServer, arguments: dict[str, Any]) -> tuple[int, Any]:
 
 
 def _mutate(app: AsanaServer, name: str, arguments: dict[str, Any]) -> tuple[int, Any]:
-    allowed = {"count", "project"} if name == "add_tasks" else {"count", "gids", "project"}
+    allowed = {"count", "gids", "project"}
+    if name == "add_tasks":
+        allowed = {"count", "project"}
+    elif name == "delete_projects":
+        allowed = {"gids"}
     unknown = sorted(set(arguments) - allowed)
     if unknown:
         return 400, _error(f"unknown argument(s) {', '.join(unknown)}; known: {sorted(allowed)}")
@@ -107,6 +112,10 @@ def _mutate(app: AsanaServer, name: str, arguments: dict[str, Any]) -> tuple[int
     kwargs: dict[str, Any] = {"count": count, "project": project}
     if name != "add_tasks":
         kwargs["gids"] = gids
+    if name == "delete_projects":
+        if gids is None:
+            return 400, _error("gids is required: the projects to delete")
+        kwargs = {"gids": gids}
     try:
         changed = getattr(app.store, name)(**kwargs)
     except KeyError as error:

@@ -1129,6 +1129,43 @@ class Store:
         self.task_modified_ms.pop(gid, None)
         self.task_completed_ms.pop(gid, None)
 
+    def delete_projects(self, gids: Iterable[str]) -> list[str]:
+        """Delete projects with their sections, as Asana does; return the gids.
+
+        A task in no other project is deleted with its subtasks and stories. A task in
+        other projects too only loses its membership in the deleted one.
+        """
+        chosen = [str(g) for g in gids]
+        with self.lock:
+            missing = [g for g in chosen if g not in self.projects]
+            if missing:
+                raise KeyError(f"project: Unknown object: {missing[0]}")
+            for gid in chosen:
+                self._delete_project(gid)
+            return chosen
+
+    def _delete_project(self, gid: str) -> None:
+        key = int(gid)
+        section_gids = {str(section) for section in self.project_sections.pop(gid, [])}
+        for task_key in list(self.project_tasks.pop(gid, [])):
+            task = self.tasks.get(str(task_key))
+            if task is None:
+                continue
+            if all(project["gid"] == gid for project in task["projects"]):
+                self._delete_task(task["gid"])
+                continue
+            changed = dict(task)
+            changed["projects"] = [p for p in task["projects"] if p["gid"] != gid]
+            changed["memberships"] = [m for m in task["memberships"] if m["project"]["gid"] != gid]
+            self.tasks[task["gid"]] = changed
+        for section_gid in section_gids:
+            self.sections.pop(section_gid, None)
+            self.section_tasks.pop(section_gid, None)
+        project = self.projects.pop(gid)
+        self._remove_key(self.workspace_projects, [project["workspace"]["gid"]], key)
+        if project.get("team"):
+            self._remove_key(self.team_projects, [project["team"]["gid"]], key)
+
     @staticmethod
     def _remove_key(index: dict[Any, list[int]], containers: list[Any], key: int) -> None:
         for container in containers:

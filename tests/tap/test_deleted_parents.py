@@ -78,3 +78,61 @@ def test_tasks_deleted_mid_run_are_skipped(tmp_path: Path) -> None:
     expected = {s["gid"] for s in snapshot["stories"] if s["target"]["gid"] in remaining}
     assert {story["gid"] for story in stories} == expected
     assert run.message_types("stories")[-1] == "ACTIVATE_VERSION"
+
+
+def delete_after_first_task_page(
+    server: AsanaServer, gid: str, done: threading.Event, deleted: list[str]
+) -> None:
+    """Delete project `gid` once the tap has requested its first page of tasks."""
+    while not done.is_set():
+        if server.admin.counts().get("GET /tasks", 0) >= 1:
+            deleted.extend(server.admin.delete_projects(gids=[gid]))
+            return
+        time.sleep(0.01)
+
+
+def test_project_deleted_mid_run_is_skipped(tmp_path: Path) -> None:
+    # One request in flight, so the projects' task listings run one after another in gid
+    # order, and the last project is deleted before its listing starts.
+    knobs = dict(seed=31, projects=5, tasks_per_project=20, latency_ms=100)
+    with AsanaServer(ServerConfig(**knobs)) as server:
+        organization = server.workspace_gids[0]
+        config = server_config(server, max_concurrent_requests=1, workspace_gid=organization)
+        catalog = catalog_selecting(tmp_path, config, {"tasks"})
+        projects = server.admin.snapshot(["projects"])["projects"]
+        victim = max((p["gid"] for p in projects if p["workspace"]["gid"] == organization), key=int)
+        server.admin.reset_counts()
+
+        done = threading.Event()
+        deleted: list[str] = []
+        deleter = threading.Thread(
+            target=delete_after_first_task_page, args=(server, victim, done, deleted)
+        )
+        deleter.start()
+        try:
+            run = run_tap(tmp_path, config, catalog=catalog)
+        finally:
+            done.set()
+            deleter.join()
+        snapshot = server.admin.snapshot(["tasks", "projects"])
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert deleted == [victim]
+    assert victim not in {project["gid"] for project in snapshot["projects"]}
+    warnings = [line for line in run.stderr.splitlines() if "| WARNING" in line]
+    skipped = [line for line in warnings if f"Skipping project {victim}:" in line]
+    assert len(skipped) == 1, "\n".join(warnings)
+    assert "failed with 404" in skipped[0]
+
+    emitted = [task["gid"] for task in run.records("tasks")]
+    assert len(emitted) == len(set(emitted))
+    expected = {
+        task["gid"]
+        for task in snapshot["tasks"]
+        if task.get("projects") and task["workspace"]["gid"] == organization
+    }
+    assert set(emitted) == expected
+    partitions = run.final_state()["bookmarks"]["tasks"]["partitions"]
+    bookmarked = {p["context"]["project_gid"] for p in partitions if "replication_key_value" in p}
+    assert victim not in bookmarked
+    assert len(bookmarked) == len(partitions) - 1
