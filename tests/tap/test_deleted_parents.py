@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+import typing as t
 from pathlib import Path
 
 from tests.asana_server import AsanaServer, ServerConfig
-from tests.tap.support import catalog_selecting, run_tap, server_config
+from tests.tap.support import TapRun, catalog_selecting, run_tap, server_config
 
 STORIES_ROUTE = "GET /tasks/{task_gid}/stories"
 DELETED_TASKS = 8
@@ -24,15 +25,37 @@ def last_leaf_tasks(server: AsanaServer, count: int) -> list[str]:
     return sorted(leaves, key=int)[-count:]
 
 
-def delete_after_first_stories(
-    server: AsanaServer, gids: list[str], done: threading.Event, deleted: list[str]
-) -> None:
-    """Delete `gids` once the tap has requested a few tasks' stories."""
-    while not done.is_set():
-        if server.admin.counts().get(STORIES_ROUTE, 0) >= 4:
-            deleted.extend(server.admin.delete_tasks(gids=gids))
-            return
-        time.sleep(0.02)
+def run_deleting(
+    server: AsanaServer,
+    tmp_path: Path,
+    config: dict,
+    catalog: dict,
+    when: tuple[str, int],
+    delete: t.Callable[[], list[str]],
+) -> tuple[TapRun, list[str]]:
+    """Run the tap; call `delete` once the server has counted `when` = (route, requests).
+
+    Return the run and the gids `delete` returned.
+    """
+    route, requests = when
+    done = threading.Event()
+    deleted: list[str] = []
+
+    def watch() -> None:
+        while not done.is_set():
+            if server.admin.counts().get(route, 0) >= requests:
+                deleted.extend(delete())
+                return
+            time.sleep(0.01)
+
+    deleter = threading.Thread(target=watch)
+    deleter.start()
+    try:
+        run = run_tap(tmp_path, config, catalog=catalog)
+    finally:
+        done.set()
+        deleter.join()
+    return run, deleted
 
 
 def test_tasks_deleted_mid_run_are_skipped(tmp_path: Path) -> None:
@@ -45,17 +68,10 @@ def test_tasks_deleted_mid_run_are_skipped(tmp_path: Path) -> None:
         victims = last_leaf_tasks(server, DELETED_TASKS)
         server.admin.reset_counts()
 
-        done = threading.Event()
-        deleted: list[str] = []
-        deleter = threading.Thread(
-            target=delete_after_first_stories, args=(server, victims, done, deleted)
+        run, deleted = run_deleting(
+            server, tmp_path, config, catalog, (STORIES_ROUTE, 4),
+            lambda: server.admin.delete_tasks(gids=victims),
         )
-        deleter.start()
-        try:
-            run = run_tap(tmp_path, config, catalog=catalog)
-        finally:
-            done.set()
-            deleter.join()
         snapshot = server.admin.snapshot(["tasks", "stories"])
 
     assert run.returncode == 0, run.stderr[-3000:]
@@ -80,17 +96,6 @@ def test_tasks_deleted_mid_run_are_skipped(tmp_path: Path) -> None:
     assert run.message_types("stories")[-1] == "ACTIVATE_VERSION"
 
 
-def delete_after_first_task_page(
-    server: AsanaServer, gid: str, done: threading.Event, deleted: list[str]
-) -> None:
-    """Delete project `gid` once the tap has requested its first page of tasks."""
-    while not done.is_set():
-        if server.admin.counts().get("GET /tasks", 0) >= 1:
-            deleted.extend(server.admin.delete_projects(gids=[gid]))
-            return
-        time.sleep(0.01)
-
-
 def test_project_deleted_mid_run_is_skipped(tmp_path: Path) -> None:
     # One request in flight, so the projects' task listings run one after another in gid
     # order, and the last project is deleted before its listing starts.
@@ -103,17 +108,10 @@ def test_project_deleted_mid_run_is_skipped(tmp_path: Path) -> None:
         victim = max((p["gid"] for p in projects if p["workspace"]["gid"] == organization), key=int)
         server.admin.reset_counts()
 
-        done = threading.Event()
-        deleted: list[str] = []
-        deleter = threading.Thread(
-            target=delete_after_first_task_page, args=(server, victim, done, deleted)
+        run, deleted = run_deleting(
+            server, tmp_path, config, catalog, ("GET /tasks", 1),
+            lambda: server.admin.delete_projects(gids=[victim]),
         )
-        deleter.start()
-        try:
-            run = run_tap(tmp_path, config, catalog=catalog)
-        finally:
-            done.set()
-            deleter.join()
         snapshot = server.admin.snapshot(["tasks", "projects"])
 
     assert run.returncode == 0, run.stderr[-3000:]
