@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from omniload.errors import ExitCode
+
 from tests.asana_server import AsanaServer, ServerConfig
 from tests.reliability.support import (
     WORKSPACE,
