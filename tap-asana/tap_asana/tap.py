@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import logging
 import sys
 import typing as t
+from decimal import Decimal
 from functools import cached_property
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from singer_sdk import Tap
@@ -56,6 +59,38 @@ class RecordBufferingWriter(SingerWriter):
         sys.stdout.write(self.format_message(message) + "\n")
         if message.type != SingerMessageType.RECORD:
             sys.stdout.flush()
+
+    def serialize_message(self, message: Message) -> str:
+        """Return the message as one line of JSON, written by orjson.
+
+        singer-sdk's simplejson encoder took about a third of the main thread's time in a
+        profile of the tasks stream. The output is the same JSON, except that characters
+        outside ASCII are written as UTF-8 instead of `\\u` escapes. Messages orjson
+        cannot write (an integer wider than 64 bits), and text for a stdout that cannot
+        take it, go through singer-sdk's encoder.
+        """
+        try:
+            text = orjson.dumps(message.to_dict(), default=_json_default).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            return super().serialize_message(message)
+        if not text.isascii() and not _stdout_takes_utf8():
+            return super().serialize_message(message)
+        return text
+
+
+def _json_default(value: object) -> object:
+    """Write a Decimal as the number it holds, and other objects as singer-sdk does."""
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value)) if value.is_finite() else None
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep="T")
+    return str(value)
+
+
+def _stdout_takes_utf8() -> bool:
+    encoding = getattr(sys.stdout, "encoding", None)
+    # A stream without an encoding, such as io.StringIO, takes any text.
+    return encoding is None or encoding.lower().replace("-", "").replace("_", "") == "utf8"
 
 
 class TapAsana(Tap):
