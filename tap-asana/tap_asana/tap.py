@@ -6,6 +6,7 @@ import datetime
 import io
 import json
 import logging
+import os
 import sys
 import typing as t
 from decimal import Decimal
@@ -13,10 +14,13 @@ from functools import cached_property
 
 import orjson
 import requests
+from dotenv import find_dotenv, load_dotenv
 from requests.adapters import HTTPAdapter
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib.encoding import SingerMessageType
 
@@ -248,12 +252,14 @@ class TapAsana(Tap):
     ) -> t.Any:
         """Read the --config files and variables, ending the run with one error line.
 
-        `--config ENV` reads TAP_ASANA_* environment variables.
+        `--config ENV` reads TAP_ASANA_* environment variables, and those of a .env file
+        in the working folder or above it that the environment does not set.
         """
         settings: dict[str, t.Any] = {}
         try:
             for path in value:
                 if path == "ENV":
+                    load_dotenv_of_working_folder()
                     check_integer_variables(cls.config_jsonschema, cls._env_var_prefix)
                 else:
                     settings |= read_config_file(path)
@@ -265,6 +271,17 @@ class TapAsana(Tap):
         config_input = super().cb_config(ctx, param, tuple(p for p in value if p == "ENV"))
         config_input.config = settings | config_input.config
         return config_input
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:
+        """Return the settings in TAP_ASANA_* variables, .env already loaded by cb_config.
+
+        singer-sdk would look for a .env file upward from its own install folder, so a
+        virtualenv inside a checkout would read the checkout's .env from any folder.
+        """
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        return parse_environment_config(schema, cls._env_var_prefix, dotenv_path=os.devnull)
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
@@ -293,6 +310,16 @@ _FILE_HINTS = {
     "state": "Pass the STATE a previous run emitted, or leave --state out for a full extraction.",
     "catalog": "Write one with `tap-asana --config CONFIG --discover > catalog.json`.",
 }
+
+
+def load_dotenv_of_working_folder() -> None:
+    """Set variables from the nearest .env file at or above the working folder.
+
+    Variables already set in the environment keep their values.
+    """
+    found = find_dotenv(usecwd=True)
+    if found:
+        load_dotenv(found, override=False)
 
 
 def _checked_json_file(option: str, handle: t.IO[str]) -> t.IO[str]:

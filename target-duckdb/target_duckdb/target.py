@@ -16,11 +16,14 @@ from urllib.parse import unquote, urlparse
 import click
 import duckdb
 import orjson
+from dotenv import find_dotenv, load_dotenv
 from singer_sdk import typing as th
+from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import (
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import (
     PluginCapabilities,
     TargetCapabilities,
@@ -578,6 +581,37 @@ class TargetDuckDB(Target):
     # CLI
 
     @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
+        """Read the --config files and variables; an unreadable file ends in one error line.
+
+        `--config ENV` reads TARGET_DUCKDB_* variables, and those of a .env file in the
+        working folder or above it that the environment does not set.
+        """
+        settings: dict[str, t.Any] = {}
+        for path in value:
+            if path == "ENV":
+                found = find_dotenv(usecwd=True)
+                if found:
+                    load_dotenv(found, override=False)
+            else:
+                settings |= _read_config_file(path)
+        # Each file is read once, above, so a named pipe works too; the SDK gets only ENV.
+        config_input = super().cb_config(ctx, param, tuple(p for p in value if p == "ENV"))
+        config_input.config = settings | config_input.config
+        return config_input
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
+        """Return the settings in TARGET_DUCKDB_* variables, .env already loaded by cb_config.
+
+        singer-sdk would look for a .env file upward from its own install folder, so a
+        virtualenv inside a checkout would read the checkout's .env from any folder.
+        """
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        return parse_environment_config(schema, cls._env_var_prefix, dotenv_path=os.devnull)
+
+    @classmethod
     def invoke(  # type: ignore[override]
         cls,
         *,
@@ -601,6 +635,26 @@ class TargetDuckDB(Target):
             _fail(f"DuckDB error: {_one_line(str(exc))}")
         except (OSError, ValueError) as exc:
             _fail(f"{type(exc).__name__}: {_one_line(str(exc))}")
+
+
+def _read_config_file(path: str) -> dict[str, t.Any]:
+    """Return the settings of a --config file; end the run with one error line if unreadable."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        reason = "no such file"
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    except ValueError as exc:
+        reason = f"not valid JSON ({exc})"
+    else:
+        if isinstance(value, dict):
+            return value
+        reason = "not a JSON object"
+    _fail(
+        f"Cannot read --config file '{path}': {reason}. Pass a JSON file of settings, "
+        "or ENV to read TARGET_DUCKDB_* variables."
+    )
 
 
 def _remove_stale_spools(folder: str) -> None:

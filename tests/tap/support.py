@@ -99,9 +99,17 @@ def run_tap(
         command += ["--catalog", str(catalog_path)]
     process_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_ASANA_")}
     process_env.update(env or {})
-    # The command is this interpreter running tap_asana, with arguments the test chose.
+    # The command is this interpreter running tap_asana, with arguments the test chose. It
+    # runs in tmp_path because singer-sdk also reads a .env file from the working folder,
+    # and the README has users create one in the checkout.
     completed = subprocess.run(  # noqa: S603
-        command, capture_output=True, text=True, timeout=timeout, env=process_env, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=process_env,
+        check=False,
+        cwd=tmp_path,
     )
     messages = []
     if not set(args) & {"--discover", "--about"}:

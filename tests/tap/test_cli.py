@@ -270,3 +270,26 @@ def test_broken_state_or_catalog_file_fails_in_one_line(
 
     assert expected.format(path=path) in line
     assert ("leave --state out" if option == "--state" else "--discover > catalog.json") in line
+
+
+def test_env_config_reads_dotenv_of_working_folder(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TAP_ASANA_STORIES_MODE=sometimes\n", encoding="utf-8")
+    env = {"TAP_ASANA_ACCESS_TOKEN": TOKEN, "TAP_ASANA_API_URL": NOWHERE}
+
+    line = assert_one_clear_error(run_tap(tmp_path, None, args=("--config", "ENV"), env=env))
+
+    assert "stories_mode 'sometimes' is not one of full, incremental" in line
+
+
+def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TAP_ASANA_STORIES_MODE=sometimes\n", encoding="utf-8")
+    env = {
+        "TAP_ASANA_ACCESS_TOKEN": TOKEN,
+        "TAP_ASANA_API_URL": NOWHERE,
+        "TAP_ASANA_STORIES_MODE": "incremental",
+    }
+
+    run = run_tap(tmp_path, None, args=("--config", "ENV", "--discover"), env=env)
+
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["streams"]
