@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from tests.ecosystem.ground_truth import STREAMS, extracted_records, pick_tasks
-from tests.ecosystem.meltano_project import MeltanoProject
+from tests.ecosystem.meltano_project import LOCAL_PLUGIN_FOLDERS, MeltanoProject
 from tests.ecosystem.plugin_venvs import REPO_ROOT
 
 pytestmark = pytest.mark.ecosystem
@@ -117,6 +117,7 @@ def test_meltano_stream_map_drops_notes(
     counts = table_counts(db_path, WITHOUT_NOTES_SCHEMA)
 
     assert "notes" not in task_columns
+    assert "html_notes" not in task_columns
     assert {"gid", "name", "modified_at"} <= task_columns
     assert counts["tasks"][0] == len(extracted_records(asana_server)["tasks"])
     # The map names only tasks, so another stream with a notes field keeps it.
@@ -149,3 +150,22 @@ def test_meltano_run_with_env_example(
     expected = extracted_records(asana_server)
     for stream in STREAMS:
         assert counts[stream] == (len(expected[stream]), len(expected[stream])), stream
+
+
+def test_meltano_leaves_committed_meltano_yml_unchanged(
+    meltano_project: MeltanoProject, tmp_path: Path
+) -> None:
+    # Meltano writes meltano.yml back in its own layout; the committed file is in that layout,
+    # so a user's checkout stays clean after `meltano run`.
+    root = tmp_path / "project"
+    root.mkdir()
+    committed = (REPO_ROOT / "meltano.yml").read_text()
+    (root / "meltano.yml").write_text(committed)
+    for folder in LOCAL_PLUGIN_FOLDERS:
+        (root / folder).symlink_to(REPO_ROOT / folder, target_is_directory=True)
+    project = MeltanoProject(root, meltano_project.meltano)
+
+    project.run("config", "list", "tap-asana", workdir=tmp_path)
+    project.run("--environment=without-notes", "config", "list", "target-duckdb", workdir=tmp_path)
+
+    assert (root / "meltano.yml").read_text() == committed
