@@ -419,3 +419,35 @@ def test_strategy_on_full_table_stream(
     assert collections.Counter(gids) == collections.Counter(
         {gid: copies for gid in expected}
     )
+
+
+def test_run_removes_private_folders_of_killed_runs(
+    make_asana_server: MakeServer, tmp_path: Path
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    # A process that has exited: its pid names a run that no longer runs.
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    stale = temporary / f"omniload-{ended.pid}-abc123"
+    stale.mkdir()
+    (stale / "catalog.json").write_text("{}")
+    alive = temporary / f"omniload-{os.getpid()}-def456"
+    alive.mkdir()
+    unrelated = temporary / "omniload-notapid"
+    unrelated.mkdir()
+
+    result = run_omniload(
+        ingest_arguments(source_uri(server), "tags"),
+        cwd=tmp_path,
+        environment=clean_environment(TMPDIR=str(temporary)),
+    )
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert not stale.exists()
+    assert alive.is_dir()
+    assert unrelated.is_dir()
+    # The run's own folder is gone too once it ends.
+    remaining = sorted(entry.name for entry in temporary.iterdir())
+    assert remaining == sorted([alive.name, unrelated.name])

@@ -71,7 +71,9 @@ def json_types(schema: dict[str, Any]) -> set[str]:
 
 
 # A variable line, commented out (an optional setting shown with its default) or not.
-ENV_LINE = re.compile(r"^(?P<optional>#\s*)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
+ENV_LINE = re.compile(
+    r"^(?P<optional>#\s*(?P<example>example:\s*)?)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$"
+)
 
 
 def env_example_lines() -> dict[str, tuple[bool, str]]:
@@ -82,6 +84,16 @@ def env_example_lines() -> dict[str, tuple[bool, str]]:
         if match:
             lines[match["name"]] = (bool(match["optional"]), match["value"])
     return lines
+
+
+def env_example_marked_examples() -> set[str]:
+    """Return the variables whose commented-out line is marked as an example value."""
+    marked = set()
+    for line in (REPO_ROOT / ".env.example").read_text().splitlines():
+        match = ENV_LINE.match(line.strip())
+        if match and match["example"]:
+            marked.add(match["name"])
+    return marked
 
 
 def env_example_names() -> list[str]:
@@ -180,3 +192,16 @@ def test_env_example_defaults_match_about(name: str) -> None:
         default = reported[setting].get("default")
         if default is not None:
             assert value == json.dumps(default).strip('"'), variable
+
+
+@pytest.mark.parametrize("name", [name for _, name in PLUGINS])
+def test_env_example_marks_values_without_default(name: str) -> None:
+    reported = about(name)["settings"]["properties"]
+    prefix = env_prefix(name)
+    marked = env_example_marked_examples()
+
+    for variable, (commented_out, _value) in env_example_lines().items():
+        if not variable.startswith(prefix) or not commented_out:
+            continue
+        has_default = reported[variable[len(prefix) :].lower()].get("default") is not None
+        assert (variable in marked) != has_default, variable

@@ -39,7 +39,8 @@ def _format_rates(
     parts = []
     for stream, rows in sorted(counter.counts.items()):
         seconds = max(now - counter.first_seen.get(stream, counter.started), 1e-6)
-        parts.append(f"{stream}: {rows:,} rows, {rows / seconds:,.0f} rows/s")
+        # Plain digits, as in the summary line, so that scripts can read both the same way.
+        parts.append(f"{stream}: {rows} rows, {rows / seconds:.0f} rows/s")
     return "; ".join(parts) or no_records
 
 

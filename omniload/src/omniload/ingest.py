@@ -32,6 +32,9 @@ from omniload.uris import (
     redact_uri,
 )
 
+# Private folders are named <prefix><pid>-<random>, so a later run can find those of dead runs.
+PRIVATE_DIR_PREFIX = "omniload-"
+
 TOKEN_VARIABLE = "ASANA_ACCESS_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
@@ -321,7 +324,8 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
     environment = dict(os.environ)
     if console.debug:
         environment["TARGET_DUCKDB_DEBUG"] = "1"
-    private_dir = Path(tempfile.mkdtemp(prefix="omniload-"))
+    _remove_stale_private_dirs()
+    private_dir = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_DIR_PREFIX}{os.getpid()}-"))
     try:
         # The tap reads its settings, which hold the access token, from named pipes.
         settings = tap_settings(request)
@@ -379,6 +383,25 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
         shutil.rmtree(private_dir, ignore_errors=True)
 
 
+def _remove_stale_private_dirs() -> None:
+    """Delete the private folders of omniload runs that were killed and no longer run.
+
+    A run deletes its folder when it ends, but SIGKILL leaves it behind. The folder holds
+    the catalog, the target's settings and empty named pipes, never the access token.
+    """
+    for entry in Path(tempfile.gettempdir()).glob(f"{PRIVATE_DIR_PREFIX}*-*"):
+        pid_text = entry.name[len(PRIVATE_DIR_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or not entry.is_dir():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:
+            # Another user's process runs with that pid; its folder is not ours to delete.
+            continue
+
+
 def _serve_once(path: Path, data: Any) -> Callable[[], None]:
     """Create a named pipe at `path` that hands `data` as JSON to the first process opening it.
 
@@ -420,8 +443,9 @@ def _print_summary(
         return
     for figures in tables:
         name = figures.get("table") or str(request.destination)
+        # The seconds are the whole run's, from starting the tap to the target's last commit.
         console.result(
             f"{name}: {figures.get('rows_inserted', 0)} inserted, "
             f"{figures.get('rows_updated', 0)} updated, {figures.get('rows_deleted', 0)} deleted "
-            f"in {float(figures.get('seconds', seconds)):.1f} s"
+            f"in {seconds:.1f} s"
         )
