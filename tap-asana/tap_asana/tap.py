@@ -312,6 +312,34 @@ _FILE_HINTS = {
 }
 
 
+def _state_problem(state: dict[str, t.Any]) -> str | None:
+    """Describe what is wrong with the shape of a Singer state, or return None."""
+    bookmarks = state.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        return "has a 'bookmarks' value that is not an object"
+    for stream, bookmark in bookmarks.items():
+        if not isinstance(bookmark, dict):
+            return f"has a bookmark for stream '{stream}' that is not an object"
+        partitions = bookmark.get("partitions", [])
+        if not isinstance(partitions, list) or not all(isinstance(p, dict) for p in partitions):
+            return f"has 'partitions' of stream '{stream}' that are not a list of objects"
+    return None
+
+
+def _catalog_problem(catalog: dict[str, t.Any]) -> str | None:
+    """Describe what is wrong with the shape of a Singer catalog, or return None."""
+    streams = catalog.get("streams")
+    if not isinstance(streams, list):
+        return "has no 'streams' list"
+    for position, entry in enumerate(streams, start=1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("tap_stream_id"), str):
+            return f"has stream {position} without a 'tap_stream_id'"
+        schema = entry.get("schema")
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            return f"has stream '{entry['tap_stream_id']}' without a schema with 'properties'"
+    return None
+
+
 def load_dotenv_of_working_folder() -> None:
     """Set variables from the nearest .env file at or above the working folder.
 
@@ -335,8 +363,12 @@ def _checked_json_file(option: str, handle: t.IO[str]) -> t.IO[str]:
         problem = f"is not valid JSON ({exc})"
     else:
         if isinstance(value, dict):
-            return io.StringIO(text)
-        problem = f"holds a JSON {_JSON_KINDS.get(type(value), 'value')}, not an object"
+            shape = _state_problem(value) if option == "state" else _catalog_problem(value)
+            if shape is None:
+                return io.StringIO(text)
+            problem = shape
+        else:
+            problem = f"holds a JSON {_JSON_KINDS.get(type(value), 'value')}, not an object"
     msg = f"--{option} file '{name}' {problem}. {_FILE_HINTS[option]}"
     raise ConfigValidationError(msg)
 

@@ -257,6 +257,20 @@ def test_config_from_named_pipe_is_read_once(tmp_path: Path) -> None:
         ("--state", "[1, 2]", "--state file '{path}' holds a JSON array, not an object"),
         ("--catalog", "", "--catalog file '{path}' is not valid JSON"),
         ("--catalog", '"streams"', "--catalog file '{path}' holds a JSON string, not an object"),
+        ("--state", '{"bookmarks": "x"}', "'bookmarks' value that is not an object"),
+        ("--state", '{"bookmarks": {"tasks": "x"}}', "bookmark for stream 'tasks' that is not"),
+        (
+            "--state",
+            '{"bookmarks": {"tasks": {"partitions": "x"}}}',
+            "'partitions' of stream 'tasks' that are not a list of objects",
+        ),
+        ("--catalog", '{"streams": "x"}', "--catalog file '{path}' has no 'streams' list"),
+        ("--catalog", '{"streams": [{"schema": {}}]}', "has stream 1 without a 'tap_stream_id'"),
+        (
+            "--catalog",
+            '{"streams": [{"tap_stream_id": "tasks", "schema": {}}]}',
+            "has stream 'tasks' without a schema with 'properties'",
+        ),
     ],
 )
 def test_broken_state_or_catalog_file_fails_in_one_line(
