@@ -451,3 +451,39 @@ def test_run_removes_private_folders_of_killed_runs(
     # The run's own folder is gone too once it ends.
     remaining = sorted(entry.name for entry in temporary.iterdir())
     assert remaining == sorted([alive.name, unrelated.name])
+
+
+def test_file_open_by_reader_fails_before_network(
+    make_asana_server: MakeServer, tmp_path: Path
+) -> None:
+    server = make_asana_server(workspace_gid=WORKSPACE)
+    database = tmp_path / "work.db"
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("CREATE TABLE kept AS SELECT 1 AS one")
+    # The command is this interpreter running the fixed script below.
+    with subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", READER_SCRIPT, str(database)], stdout=subprocess.PIPE, text=True
+    ) as reader:
+        try:
+            assert reader.stdout is not None
+            assert reader.stdout.readline().strip() == "open"
+            server.admin.reset_counts()
+
+            result = run_omniload(ingest_arguments(source_uri(server), "tags"), cwd=tmp_path)
+        finally:
+            reader.kill()
+
+    assert result.returncode == ExitCode.DESTINATION_ERROR, result.stderr
+    assert "is locked by another process" in result.stderr
+    assert server.admin.counts() == {}
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute("SELECT one FROM kept").fetchall() == [(1,)]
+
+
+# Holds the file open read-only until killed, as a notebook or BI tool would.
+READER_SCRIPT = (
+    "import sys, time, duckdb\n"
+    "connection = duckdb.connect(sys.argv[1], read_only=True)\n"
+    "print('open', flush=True)\n"
+    "time.sleep(120)\n"
+)

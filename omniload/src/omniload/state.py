@@ -28,15 +28,20 @@ def state_key(workspace: str, source_table: str, destination: DestinationTable) 
     return f"asana:{workspace}:{source_table}:{str(destination).lower()}"
 
 
-def open_read_only(path: str) -> duckdb.DuckDBPyConnection:
-    """Open `path` read-only, turning DuckDB's errors into one-line DestinationErrors."""
+def open_read_only(path: str, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open `path` read-only, turning DuckDB's errors into one-line DestinationErrors.
+
+    With `read_only` False it opens the file for writing, which fails while any other
+    process has it open, even a reader.
+    """
     try:
-        return duckdb.connect(path, read_only=True)
+        return duckdb.connect(path, read_only=read_only)
     except duckdb.IOException as error:
         message = str(error).splitlines()[0]
         if "lock" in message.lower():
             raise DestinationError(
-                f"DuckDB file {path} is locked by another process: wait for it to finish, "
+                f"DuckDB file {path} is locked by another process: close the program that has it "
+                "open or wait for it to finish, "
                 "then run omniload again."
             ) from error
         raise DestinationError(f"Cannot open {path} as a DuckDB database: {message}") from error
@@ -48,12 +53,14 @@ def open_read_only(path: str) -> duckdb.DuckDBPyConnection:
 def read_state(path: str, key: str | None) -> dict[str, Any] | None:
     """Return the stored state for `key`, or None when the file, table or key does not exist.
 
-    Opening read-only also checks, before any network request, that the file is a DuckDB
-    database and that no other process holds its write lock. With `key` None only this check
-    runs.
+    Opening the file also checks, before any network request, that it is a DuckDB database
+    and that no other process has it open. With `key` None only this check runs.
     """
     if not os.path.exists(path):
         return None
+    # The target opens the file for writing, so a reader in another process would stop it
+    # after the whole extraction. Opening it for writing here finds that reader first.
+    open_read_only(path, read_only=False).close()
     connection = open_read_only(path)
     if key is None:
         connection.close()
