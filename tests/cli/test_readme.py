@@ -18,8 +18,8 @@ from tests.cli.support import TABLES, expected_rows
 REPOSITORY = Path(__file__).resolve().parents[2]
 # Paths not copied into the fresh checkout: environments, caches and generated output.
 NOT_COPIED = shutil.ignore_patterns(
-    ".venv", ".venvs", ".git", "*.egg-info", "__pycache__", ".pytest_cache", ".meltano",
-    "output", "work", "*.duckdb", "*.db",
+    ".venv", ".venvs", ".meltano-venv", ".git", "*.egg-info", "__pycache__", ".pytest_cache",
+    ".ruff_cache", ".mypy_cache", ".meltano", ".env", "build", "output", "work", "*.duckdb", "*.db",
 )
 
 
