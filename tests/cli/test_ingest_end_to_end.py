@@ -487,3 +487,17 @@ READER_SCRIPT = (
     "print('open', flush=True)\n"
     "time.sleep(120)\n"
 )
+
+
+def test_unreachable_api_names_the_socket_error(tmp_path: Path) -> None:
+    # Port 9 (discard) has no listener here, so the connection is refused at once.
+    source = "asana://1206000000000001?access_token=0/abc&api_url=http://127.0.0.1:9/api/1.0"
+
+    result = run_omniload(ingest_arguments(source, "tags"), cwd=tmp_path)
+
+    assert result.returncode == ExitCode.SOURCE_ERROR, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        "Error: Cannot reach the Asana API at http://127.0.0.1:9/api/1.0: connection refused. "
+        "Check api_url and the network."
+    ]

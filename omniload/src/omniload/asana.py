@@ -29,6 +29,17 @@ def _asana_message(response: requests.Response) -> str:
     return str(message or response.reason or "no message")
 
 
+def _connection_problem(error: requests.RequestException) -> str:
+    """Name why a request got no response, such as 'connection refused', without the URL."""
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    cause = getattr(reason, "__cause__", None) or getattr(reason, "__context__", None)
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror.lower()
+    return type(error).__name__
+
+
 def lookup_workspace(api_url: str, workspace: str, token: str) -> str:
     """Return the workspace's name; raise SourceError if it is unknown or not accessible.
 
@@ -51,7 +62,7 @@ def lookup_workspace(api_url: str, workspace: str, token: str) -> str:
             connection_failures += 1
             if connection_failures == _ATTEMPTS:
                 raise SourceError(
-                    f"Cannot reach the Asana API at {api_url}: {type(error).__name__}. "
+                    f"Cannot reach the Asana API at {api_url}: {_connection_problem(error)}. "
                     "Check api_url and the network."
                 ) from error
             time.sleep(2 ** (connection_failures - 1))
