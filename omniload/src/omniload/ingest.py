@@ -386,7 +386,7 @@ def run(request: IngestRequest, console: Console, confirm: Callable[[], None]) -
 def _remove_stale_private_dirs() -> None:
     """Delete the private folders of omniload runs that were killed and no longer run.
 
-    A run deletes its folder when it ends, but SIGKILL leaves it behind. The folder holds
+    A run deletes its folder when it ends, but SIGKILL leaves it behind. The folder has
     the catalog, the target's settings and empty named pipes, never the access token.
     """
     for entry in Path(tempfile.gettempdir()).glob(f"{PRIVATE_DIR_PREFIX}*-*"):
