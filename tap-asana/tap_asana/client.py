@@ -5,7 +5,9 @@ from __future__ import annotations
 import decimal
 import email.utils
 import json
+import logging
 import random
+import sys
 import time
 import typing as t
 from dataclasses import dataclass, field
@@ -42,6 +44,9 @@ PAGE_SIZE = 100
 # listing come one after another, so listings must run ahead to hide latency, and this
 # bounds the memory they take (a page of 100 tasks with all fields is about 0.6 MB).
 PREFETCH_BUFFER_BYTES = 256 * 1024 * 1024
+
+# The start of singer-sdk's ERROR line when a stream's sync raises.
+SDK_SYNC_FAILURE = "An unhandled error occurred while syncing"
 
 # How many times one listing may restart after its pagination offset expired.
 MAX_LISTING_RESTARTS = 3
@@ -257,6 +262,19 @@ class AsanaStream(RESTStream):
     def timeout(self) -> float:  # type: ignore[override]
         """Return the per-request timeout in seconds (`request_timeout`)."""
         return float(self.config["request_timeout"])
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """Log a message; singer-sdk's note on a sync failed by an API error goes to DEBUG.
+
+        The tap ends such a run with one ERROR line naming the request and the fix, so
+        singer-sdk's "An unhandled error occurred while syncing" would be a second one.
+        """
+        failure = sys.exc_info()[1]
+        if level == logging.ERROR and message.startswith(SDK_SYNC_FAILURE) and isinstance(
+            failure, FatalAPIError
+        ):
+            level = logging.DEBUG
+        super().log(message, *args, level=level, **kwargs)
 
     @property
     def emit_activate_version_messages(self) -> bool:
