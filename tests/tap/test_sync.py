@@ -40,6 +40,11 @@ def project_task_gids(truth: dict[str, list[dict[str, Any]]]) -> set[str]:
     return {task["gid"] for task in truth["tasks"] if task.get("projects")}
 
 
+def test_sync_logs_no_warning(full_run: TapRun) -> None:
+    warnings = [line for line in full_run.stderr.splitlines() if "| WARNING" in line]
+    assert warnings == []
+
+
 def test_every_stream_returns_records(full_run: TapRun) -> None:
     counts = {stream: len(full_run.records(stream)) for stream in STREAMS}
     assert all(counts.values()), counts
