@@ -309,6 +309,10 @@ class TapAsana(Tap):
             for option in ("state", "catalog"):
                 if kwargs.get(option) is not None:
                     kwargs[option] = _checked_json_file(option, kwargs[option])
+            if kwargs.get("catalog") is not None:
+                catalog = json.loads(kwargs["catalog"].getvalue())
+                for warning in _catalog_warnings(catalog):
+                    cls.logger.warning("%s", warning)
             super().invoke(*args, **kwargs)
         except (FatalAPIError, ConfigValidationError) as exc:
             cls.logger.error(
@@ -353,6 +357,39 @@ def _catalog_problem(catalog: dict[str, t.Any]) -> str | None:
         if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
             return f"has stream '{entry['tap_stream_id']}' without a schema with 'properties'"
     return None
+
+
+def _catalog_warnings(catalog: dict[str, t.Any]) -> list[str]:
+    """Return warnings for a catalog that names unknown streams or selects none."""
+    known = [stream_type.name for stream_type in STREAM_TYPES]
+    names = [entry["tap_stream_id"] for entry in catalog["streams"]]
+    warnings = []
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        warnings.append(
+            f"The catalog names streams that tap-asana does not have, which are skipped: "
+            f"{', '.join(unknown)}. Its streams are {', '.join(known)}."
+        )
+    entries = [entry for entry in catalog["streams"] if entry["tap_stream_id"] in known]
+    if not any(_root_selected(entry) for entry in entries):
+        warnings.append(
+            "The catalog selects no stream of tap-asana, so nothing is extracted. Set "
+            '"selected": true in the root metadata (breadcrumb []) of the streams to extract.'
+        )
+    return warnings
+
+
+def _root_selected(entry: dict[str, t.Any]) -> bool:
+    """Return whether a catalog entry's root metadata selects it; True without root metadata."""
+    for item in entry.get("metadata") or []:
+        if isinstance(item, dict) and item.get("breadcrumb") == []:
+            metadata = item.get("metadata") or {}
+            if metadata.get("inclusion") == "automatic":
+                return True
+            if "selected" in metadata:
+                return bool(metadata["selected"])
+            return bool(metadata.get("selected-by-default", False))
+    return True
 
 
 def load_dotenv_of_working_folder() -> None:

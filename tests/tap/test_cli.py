@@ -307,3 +307,32 @@ def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
 
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["streams"]
+
+
+def warning_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| WARNING" in line]
+
+
+def test_catalog_selecting_nothing_is_warned(tmp_path: Path) -> None:
+    catalog = {"streams": [{"tap_stream_id": "tasks", "schema": {"properties": {}}, "metadata": [
+        {"breadcrumb": [], "metadata": {"selected": False}},
+    ]}]}
+    config = {"access_token": TOKEN, "api_url": NOWHERE}
+
+    run = run_tap(tmp_path, config, catalog=catalog)
+
+    assert run.returncode == 0, run.stderr
+    warnings = warning_lines(run.stderr)
+    assert len(warnings) == 1
+    assert "The catalog selects no stream of tap-asana, so nothing is extracted" in warnings[0]
+
+
+def test_catalog_naming_unknown_stream_is_warned(tmp_path: Path) -> None:
+    catalog = {"streams": [{"tap_stream_id": "taskz", "schema": {"properties": {}}}]}
+    config = {"access_token": TOKEN, "api_url": NOWHERE}
+
+    run = run_tap(tmp_path, config, catalog=catalog)
+
+    warnings = warning_lines(run.stderr)
+    assert any("does not have, which are skipped: taskz." in line for line in warnings)
+    assert any("selects no stream" in line for line in warnings)
