@@ -480,7 +480,7 @@ def test_file_open_by_reader_fails_before_network(
         assert connection.execute("SELECT one FROM kept").fetchall() == [(1,)]
 
 
-# Holds the file open read-only until killed, as a notebook or BI tool would.
+# Keeps the file open read-only until killed, as a notebook or BI tool would.
 READER_SCRIPT = (
     "import sys, time, duckdb\n"
     "connection = duckdb.connect(sys.argv[1], read_only=True)\n"

@@ -81,7 +81,7 @@ def test_missing_executable_names_install(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def _fake_tap(tmp_path: Path, body: str) -> str:
-    """Write an executable that stands in for `tap-asana --discover`."""
+    """Write an executable that replaces `tap-asana --discover` in a test."""
     script = tmp_path / "fake-tap"
     script.write_text(f"#!{sys.executable}\nimport sys, time\n{body}\n")
     script.chmod(0o700)

@@ -273,7 +273,7 @@ def test_config_from_named_pipe_is_read_once(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_broken_state_or_catalog_file_fails_in_one_line(
+def test_bad_state_or_catalog_file(
     tmp_path: Path, option: str, content: str, expected: str
 ) -> None:
     path = tmp_path / "input.json"

@@ -11,7 +11,6 @@ from contextlib import redirect_stdout
 import pytest
 from singer_sdk.singerlib import RecordMessage, StateMessage
 from singer_sdk.singerlib.encoding import SimpleSingerWriter
-
 from tap_asana.tap import RecordBufferingWriter
 
 RECORD = {

@@ -33,7 +33,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    # Only the module under test sees the fake clock.
+    # Only the module under test uses the fake clock.
     fake_time = SimpleNamespace(monotonic=fake.monotonic, sleep=fake.sleep)
     monkeypatch.setattr(concurrency, "time", fake_time)
     return fake
