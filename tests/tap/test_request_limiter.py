@@ -81,16 +81,16 @@ def test_pause_holds_back_the_next_request(clock: FakeClock) -> None:
 def test_slots_bound_requests_in_flight() -> None:
     limiter = RequestLimiter(max_concurrent=2)
     inside = 0
-    most = 0
+    peak = 0
     lock = threading.Lock()
     release = threading.Event()
 
     def request() -> None:
-        nonlocal inside, most
+        nonlocal inside, peak
         with limiter:
             with lock:
                 inside += 1
-                most = max(most, inside)
+                peak = max(peak, inside)
             release.wait(5)
             with lock:
                 inside -= 1
@@ -107,5 +107,5 @@ def test_slots_bound_requests_in_flight() -> None:
         thread.join(10)
 
     assert waiting_inside == 2
-    assert most == 2
+    assert peak == 2
     assert inside == 0
