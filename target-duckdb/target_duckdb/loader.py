@@ -275,7 +275,7 @@ class Loader:
             spec = source.spec
             if job.strategies[spec.stream] == REPLACE or not spec.columns or self._not_deleted(spec):
                 return False
-            if not self._is_empty(spec):
+            if self.has_rows(spec):
                 return False
 
         saved_figures = {name: dataclasses.replace(figures) for name, figures in self.figures.items()}
@@ -314,13 +314,6 @@ class Loader:
             return cursor.execute(f"SELECT 1 FROM {target} LIMIT 1").fetchone() is not None
         finally:
             cursor.close()
-
-    def _is_empty(self, spec: StreamSpec) -> bool:
-        """Return whether the stream's table does not exist or has no rows."""
-        if self._table_columns(self._database(), spec.schema_name, spec.table) is None:
-            return True
-        target = self._qualified(spec.schema_name, spec.table)
-        return self.connection.execute(f"SELECT 1 FROM {target} LIMIT 1").fetchone() is None
 
     def _insert_directly(self, source: Source, strategy: str) -> None:
         spec = source.spec
